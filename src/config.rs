@@ -1,0 +1,88 @@
+//! Settings from the environment, and the time budget that keeps every answer inside
+//! Cognito's fixed 5 s wait.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use std::time::Duration;
+
+pub const DEFAULT_TABLE_NAME: &str = "tenants";
+pub const DEFAULT_ORG_ATTRIBUTE: &str = "custom:org";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `TABLE_NAME`: the single table that holds every tenant's data.
+    pub table_name: String,
+    /// `ORG_ATTRIBUTE`: the user attribute that carries the organisation id.
+    pub org_attribute: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let or_default = |name: &str, default: &str| {
+            lookup(name)
+                .filter(|value| !value.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            table_name: or_default("TABLE_NAME", DEFAULT_TABLE_NAME),
+            org_attribute: or_default("ORG_ATTRIBUTE", DEFAULT_ORG_ATTRIBUTE),
+        }
+    }
+}
+
+/// Cognito waits 5 s for the trigger and then retries it. Answering (even with an error)
+/// before that lets Cognito's own retry take over instead of racing a still-running call.
+/// The deadline leaves room for Lambda's own overhead.
+pub const HANDLER_DEADLINE: Duration = Duration::from_millis(3_500);
+
+/// Per call: a few fast attempts, each cut short, so that one slow endpoint cannot use up
+/// the whole deadline.
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(400))
+}
+
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_millis(800))
+        .operation_timeout(Duration::from_millis(1_600))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_unset_or_empty() {
+        let settings = Settings::from_lookup(|name| (name == "TABLE_NAME").then(String::new));
+        assert_eq!(settings.table_name, DEFAULT_TABLE_NAME);
+        assert_eq!(settings.org_attribute, DEFAULT_ORG_ATTRIBUTE);
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let settings = Settings::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("prod-tenants".into()),
+            "ORG_ATTRIBUTE" => Some("custom:tenant".into()),
+            _ => None,
+        });
+        assert_eq!(settings.table_name, "prod-tenants");
+        assert_eq!(settings.org_attribute, "custom:tenant");
+    }
+
+    #[test]
+    fn two_calls_at_their_timeout_fit_inside_the_deadline() {
+        // Two of the three calls may each run to their operation timeout before the deadline cuts in.
+        let per_call = timeouts().operation_timeout().unwrap();
+        assert!(per_call * 2 <= HANDLER_DEADLINE);
+        assert!(HANDLER_DEADLINE < Duration::from_secs(4));
+    }
+}

@@ -1,0 +1,66 @@
+//! The two identifiers the function deals in.
+
+use std::fmt;
+use uuid::Uuid;
+
+/// An organisation's id: a random (v4) UUID, minted once per confirmed user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrgId(Uuid);
+
+impl OrgId {
+    pub fn mint() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Reads an id as the store keeps it.
+    pub fn parse(text: &str) -> Option<Self> {
+        Uuid::try_parse(text).ok().map(Self)
+    }
+}
+
+/// Always the lowercase hyphenated form: it is what the table keys, the `custom:org`
+/// attribute and the `org` principal tag must all spell the same way.
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// A user's `sub`: the user pool's immutable, never reused id for the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserSub(Uuid);
+
+impl UserSub {
+    pub fn parse(text: &str) -> Option<Self> {
+        Uuid::try_parse(text).ok().map(Self)
+    }
+}
+
+impl fmt::Display for UserSub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_ids_are_distinct_v4_uuids_in_canonical_form() {
+        let (a, b) = (OrgId::mint(), OrgId::mint());
+        assert_ne!(a, b);
+        let text = a.to_string();
+        assert_eq!(text.len(), 36);
+        assert_eq!(text, text.to_lowercase());
+        assert_eq!(Uuid::parse_str(&text).unwrap().get_version_num(), 4);
+        assert_eq!(OrgId::parse(&text), Some(a));
+    }
+
+    #[test]
+    fn non_uuids_are_refused() {
+        assert_eq!(OrgId::parse("acme"), None);
+        assert_eq!(UserSub::parse(""), None);
+        assert_eq!(UserSub::parse("12345678-1234-1234-1234-12345678901"), None);
+    }
+}
