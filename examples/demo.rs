@@ -1,0 +1,85 @@
+//! `make demo`: two people sign up and confirm through the local user pool; each gets an
+//! organisation of their own. Prints what Cognito, the table, the ID tokens and the function's
+//! log say. Run through tests/local-aws.sh, which starts the servers.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{LocalAws, PASSWORD, text};
+
+const PEOPLE: [&str; 2] = ["alice@example.com", "bob@example.com"];
+
+#[tokio::main]
+async fn main() {
+    let aws = LocalAws::connect().await;
+    let pool = aws.create_pool("demo").await;
+    println!("User pool {} (app client {})\n", pool.id, pool.client_id);
+
+    let mut users = Vec::new();
+    for email in PEOPLE {
+        println!("{email}: SignUp, then ConfirmSignUp with the emailed code");
+        let sub = aws.sign_up_and_confirm(&pool, email).await;
+        users.push((email, sub));
+    }
+
+    println!("\nWhat Cognito says (AdminGetUser) and what each ID token carries:");
+    println!(
+        "  {:<20} {:<38} {:<38} {}",
+        "user", "sub", "custom:org (Cognito)", "custom:org (ID token)"
+    );
+    let mut orgs = Vec::new();
+    for (email, sub) in &users {
+        let org = aws
+            .org_of(&pool, sub)
+            .await
+            .unwrap_or_else(|| "(none)".into());
+        let claims = aws.id_token_claims(&pool, email, PASSWORD).await;
+        let in_token = claims["custom:org"].as_str().unwrap_or("(none)");
+        println!("  {email:<20} {sub:<38} {org:<38} {in_token}");
+        orgs.push(org);
+    }
+
+    println!("\nWhat the table holds:");
+    println!("  {:<44} {:<46} {}", "PK", "SK", "kind");
+    for org in &orgs {
+        for item in aws.org_partition(org).await {
+            println!(
+                "  {:<44} {:<46} {}",
+                text(&item, "PK"),
+                text(&item, "SK"),
+                text(&item, "kind")
+            );
+        }
+    }
+    for (_, sub) in &users {
+        if let Some(item) = aws.claim(sub).await {
+            println!(
+                "  {:<44} {:<46} {} -> {}",
+                text(&item, "PK"),
+                text(&item, "SK"),
+                text(&item, "kind"),
+                text(&item, "orgId")
+            );
+        }
+    }
+
+    println!("\nWhat the function logged (structured JSON, one line per invocation):");
+    for line in aws.function_log() {
+        if line["fields"]["sub"].is_string() {
+            println!("  {}", line["fields"]);
+        }
+    }
+
+    let distinct = orgs[0] != orgs[1] && !orgs.iter().any(|org| org == "(none)");
+    println!(
+        "\n{}",
+        if distinct {
+            "Each user has an organisation of their own."
+        } else {
+            "Something went wrong: the users do not have distinct organisations."
+        }
+    );
+    if !distinct {
+        std::process::exit(1);
+    }
+}
