@@ -24,7 +24,10 @@ async fn main() {
         let start = Instant::now();
         aws.confirm(&pool, &email).await;
         confirm.push(start.elapsed());
-        assert!(aws.org_of(&pool, &sub).await.is_some(), "{email} was not provisioned");
+        assert!(
+            aws.org_of(&pool, &sub).await.is_some(),
+            "{email} was not provisioned"
+        );
     }
     println!("{USERS} users, one after another; every one provisioned");
     report("SignUp (no trigger)", sign_up);

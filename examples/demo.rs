@@ -24,8 +24,8 @@ async fn main() {
 
     println!("\nWhat Cognito says (AdminGetUser) and what each ID token carries:");
     println!(
-        "  {:<20} {:<38} {:<38} {}",
-        "user", "sub", "custom:org (Cognito)", "custom:org (ID token)"
+        "  {:<20} {:<38} {:<38} custom:org (ID token)",
+        "user", "sub", "custom:org (Cognito)"
     );
     let mut orgs = Vec::new();
     for (email, sub) in &users {
@@ -40,7 +40,7 @@ async fn main() {
     }
 
     println!("\nWhat the table holds:");
-    println!("  {:<44} {:<46} {}", "PK", "SK", "kind");
+    println!("  {:<44} {:<46} kind", "PK", "SK");
     for org in &orgs {
         for item in aws.org_partition(org).await {
             println!(
