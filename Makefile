@@ -1,20 +1,29 @@
-# make demo    the sign-up flow on local stand-ins for AWS
-# make test    every check: format, lint, unit tests, integration tests on local servers
-# make invoke  send each sample event in events/ to the function
-# make build   the Lambda artifact: target/lambda/provision-tenant/bootstrap.zip
-# make bench   sign-up latency through the local stack
+# make demo      the sign-up flow on local stand-ins for AWS
+# make test      every check: format, lint, unit tests, integration tests, the template's proofs
+# make invoke    send each sample event in events/ to the function
+# make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
+# make bench     sign-up latency through the local stack
+# make deploy    sam build, then sam deploy --guided
 #
-# Everything installs into ignored folders of this repo (.venv, node_modules), once.
+# Everything installs into ignored folders of this repo (.venv, node_modules, .local), once.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
-export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
+# sam and the SAM transform run offline here; they still want a region and credentials to exist.
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
 
 FUNCTION := provision-tenant
-ARTIFACT := target/lambda/$(FUNCTION)/bootstrap.zip
+BOOTSTRAP := target/lambda/$(FUNCTION)/bootstrap
 LOCAL_AWS := tests/local-aws.sh
+TEMPLATE := template.yaml
+# x86_64 builds with the machine's own toolchain; arm64 needs cargo lambda's zig cross-compiler.
+LAMBDA_ARCH ?= x86_64
+CARGO_LAMBDA_ARCH := $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--compiler cargo)
 
-.PHONY: all tools build test lint unit integration demo invoke bench clean
+.PHONY: all tools build test lint unit integration template-checks template-mutations \
+        sam-build demo invoke bench deploy clean
 all: test
 
 .venv/.installed: requirements-dev.txt
@@ -28,12 +37,21 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-tools: .venv/.installed node_modules/.installed
+.local/bin/cfn-guard:
+	cargo install cfn-guard --version 3.2.1 --locked --quiet --root .local
+
+tools: .venv/.installed node_modules/.installed .local/bin/cfn-guard
 
 build: .venv/.installed
-	cargo lambda build --release --compiler cargo --output-format zip
-	@ls -l $(ARTIFACT) | awk '{printf "%s: %.1f MB zipped\n", $$NF, $$5 / 1048576}'
-	@unzip -l $(ARTIFACT) | awk 'NR > 3 && $$NF == "bootstrap" {printf "bootstrap: %.1f MB unzipped\n", $$1 / 1048576}'
+	cargo lambda build --release $(CARGO_LAMBDA_ARCH) --bin $(FUNCTION)
+	cargo lambda build --release $(CARGO_LAMBDA_ARCH) --bin $(FUNCTION) --output-format zip
+	@ls -l $(BOOTSTRAP).zip | awk '{printf "%s: %.1f MB zipped\n", $$NF, $$5 / 1048576}'
+	@ls -l $(BOOTSTRAP) | awk '{printf "%s: %.1f MB\n", $$NF, $$5 / 1048576}'
+
+# Called by `sam build` (BuildMethod: makefile): the artifact that `make build` made and the
+# integration tests ran.
+build-ProvisionFunction: build
+	cp $(BOOTSTRAP) "$(ARTIFACTS_DIR)/bootstrap"
 
 lint:
 	cargo fmt --check
@@ -42,20 +60,37 @@ lint:
 unit:
 	cargo test
 
-integration: tools
+integration: tools build
 	$(LOCAL_AWS) cargo test --test signup -- --ignored
 
-test: lint unit integration
+# The template's proofs: lint, invariant rules (and their own cases), policy evaluation.
+template-checks: tools
+	tests/template/check.sh $(TEMPLATE)
 
-demo: tools
+# Breaking an invariant on purpose must fail the checks above.
+template-mutations: tools
+	tests/template/mutations.sh
+
+# sam build packages the very binary the integration tests ran.
+sam-build: tools build
+	sam build --build-in-source --template $(TEMPLATE)
+	cmp .aws-sam/build/ProvisionFunction/bootstrap $(BOOTSTRAP)
+	@echo "sam build: .aws-sam/build/ProvisionFunction/bootstrap is $(BOOTSTRAP), byte for byte"
+
+test: lint unit integration template-checks template-mutations sam-build
+
+demo: tools build
 	$(LOCAL_AWS) cargo run --quiet --example demo
 
-invoke: tools
+invoke: tools build
 	$(LOCAL_AWS) cargo run --quiet --example invoke
 
-bench: tools
-	LOCAL_AWS_RELEASE=1 $(LOCAL_AWS) cargo run --quiet --example bench
+bench: tools build
+	$(LOCAL_AWS) cargo run --quiet --example bench
+
+deploy: sam-build
+	sam deploy --guided --template .aws-sam/build/template.yaml
 
 clean:
 	cargo clean
-	rm -rf .venv node_modules
+	rm -rf .venv node_modules .local .aws-sam

@@ -5,15 +5,19 @@
 #
 #   moto             DynamoDB
 #   cognito-local    the user pool; it invokes the PostConfirmation trigger
-#   cargo lambda     `watch` runs this function behind the Lambda invoke API
+#   cargo lambda     `watch` serves the Lambda runtime and invoke APIs
+#   bootstrap        the function itself: the Lambda artifact that `make build` and `sam build`
+#                    produce, so that the tests run exactly what is deployed
 #
-# Usage: tests/local-aws.sh COMMAND [ARG...]   (make test / make demo / make invoke call it)
-# LOCAL_AWS_RELEASE=1 runs the function's release build (make bench).
+# Usage: tests/local-aws.sh COMMAND [ARG...]   (make test / make demo / make invoke call it,
+# after `make build`)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/.venv/bin:$root/node_modules/.bin:$PATH"
-function_name=provision-tenant
+# With --only-lambda-apis, watch routes every invocation to the one function named "_".
+function_name=_
+artifact="$root/target/lambda/provision-tenant/bootstrap"
 work=$(mktemp -d "${TMPDIR:-/tmp}/local-aws.XXXXXX")
 groups=()
 
@@ -53,9 +57,9 @@ start() {
 }
 
 wait_for() {
-  local what=$1 seconds=$2
+  local what=$1 deadline=$((SECONDS + $2))
   shift 2
-  for _ in $(seq $((seconds * 10))); do
+  while [ "$SECONDS" -lt "$deadline" ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
@@ -63,7 +67,7 @@ wait_for() {
   return 1
 }
 
-answers() { curl -s -o /dev/null --max-time 1 "$1"; }
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 moto_port=$(free_port)
 start moto "$work" moto_server -H 127.0.0.1 -p "$moto_port"
@@ -85,17 +89,21 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$moto_port"
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="http://127.0.0.1:$cognito_port"
 export TABLE_NAME="${TABLE_NAME:-tenants}"
 
-profile=()
-if [ -n "${LOCAL_AWS_RELEASE:-}" ]; then profile=(--release); fi
-# Build first, so that a compile error shows here and watch starts at once.
-cargo build --quiet "${profile[@]}" --bin "$function_name"
-AWS_LAMBDA_LOG_FORMAT=JSON start function "$root" \
-  cargo lambda watch --quiet --ignore-changes "${profile[@]}" -A 127.0.0.1 -P "$lambda_port"
+if [ ! -x "$artifact" ]; then
+  echo "local-aws: $artifact is missing: run make build" >&2
+  exit 1
+fi
+start lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$lambda_port"
+wait_for "cargo lambda watch" 30 listening "$lambda_port"
+# The environment Lambda gives a function, as far as this one reads it.
+AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
+  AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_FORMAT=JSON \
+  start function "$root" "$artifact"
 
-wait_for "moto (DynamoDB)" 30 answers "http://127.0.0.1:$moto_port/moto-api/"
-wait_for "cognito-local" 30 answers "http://127.0.0.1:$cognito_port/"
+wait_for "moto (DynamoDB)" 30 listening "$moto_port"
+wait_for "cognito-local" 30 listening "$cognito_port"
 # The function is up once it answers an invocation; a password-reset event writes nothing.
-wait_for "the function under cargo lambda watch" 120 \
+wait_for "the function" 30 \
   cargo lambda invoke "$function_name" -A 127.0.0.1 -P "$lambda_port" \
   --data-file "$root/events/confirm-forgot-password.json"
 

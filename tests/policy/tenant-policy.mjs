@@ -1,0 +1,84 @@
+// The tenant role's permissions, read from the transformed template (tests/policy/transform.py),
+// and a way to ask what they allow. Shared by isolation.test.mjs and explain.mjs (make demo).
+import { readFileSync } from 'node:fs'
+import { runSimulation } from '@cloud-copilot/iam-simulate'
+
+export const ACCOUNT = '123456789012'
+export const REGION = 'us-east-1'
+export const TABLE = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/tenant-table`
+
+// Values for the intrinsics a role policy may use. Any other intrinsic is an error, so that a
+// policy the simulator cannot read fails the tests instead of being evaluated half-resolved.
+const ATTRIBUTES = { 'TenantTable.Arn': TABLE }
+
+function resolve(node, where) {
+  if (Array.isArray(node)) return node.map((item) => resolve(item, where))
+  if (node === null || typeof node !== 'object') return node
+  const keys = Object.keys(node)
+  if (keys.length === 1 && keys[0] === 'Fn::GetAtt') {
+    const name = node['Fn::GetAtt'].join('.')
+    if (!(name in ATTRIBUTES)) throw new Error(`${where}: cannot evaluate Fn::GetAtt ${name}`)
+    return ATTRIBUTES[name]
+  }
+  if (keys.length === 1 && keys[0] === 'Fn::Sub' && typeof node['Fn::Sub'] === 'string') {
+    return node['Fn::Sub'].replace(/\$\{([^}!]+)\}/g, (_, name) => {
+      if (name.startsWith('aws:')) return `\${${name}}` // a policy variable, for IAM to fill in
+      if (!(name in ATTRIBUTES)) throw new Error(`${where}: cannot evaluate \${${name}}`)
+      return ATTRIBUTES[name]
+    })
+  }
+  if (keys.some((key) => key === 'Ref' || key.startsWith('Fn::'))) {
+    throw new Error(`${where}: cannot evaluate ${JSON.stringify(node)}`)
+  }
+  return Object.fromEntries(keys.map((key) => [key, resolve(node[key], where)]))
+}
+
+// Every identity policy attached to the role: its inline policies and any AWS::IAM::Policy
+// naming it. Managed policies cannot be read offline, so a role with any is refused.
+export function rolePolicies(transformedTemplate, role) {
+  const resources = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources
+  const definition = resources[role]
+  if (!definition || definition.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
+  if (definition.Properties.ManagedPolicyArns?.length) {
+    throw new Error(`${role} has managed policies, which these tests cannot evaluate`)
+  }
+  const inline = (definition.Properties.Policies ?? []).map((p) => ({
+    name: p.PolicyName,
+    policy: resolve(p.PolicyDocument, `${role}/${p.PolicyName}`),
+  }))
+  const attached = Object.entries(resources)
+    .filter(([, r]) => ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(r.Type))
+    .filter(([, r]) => (r.Properties.Roles ?? []).some((ref) => ref?.Ref === role))
+    .map(([name, r]) => ({ name, policy: resolve(r.Properties.PolicyDocument, name) }))
+  return [...inline, ...attached]
+}
+
+// What the role's policies decide for one request. `org` is the session's principal tag
+// (absent: no tag); `keys` the request's dynamodb:LeadingKeys (absent: none, as for Scan).
+export async function decide(policies, { action, org, keys, resource = TABLE }) {
+  const contextVariables = {}
+  if (org !== undefined) contextVariables['aws:PrincipalTag/org'] = org
+  if (keys !== undefined) contextVariables['dynamodb:LeadingKeys'] = keys
+  const response = await runSimulation(
+    {
+      identityPolicies: policies,
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      request: {
+        action,
+        principal: `arn:aws:sts::${ACCOUNT}:assumed-role/TenantRole/CognitoIdentityCredentials`,
+        resource: { resource, accountId: ACCOUNT },
+        contextVariables,
+      },
+    },
+    {},
+  )
+  if (response.resultType !== 'single') {
+    throw new Error(`simulation did not run: ${JSON.stringify(response.errors ?? response)}`)
+  }
+  return {
+    allowed: response.overallResult === 'Allowed',
+    result: response.overallResult,
+    ignored: response.result.ignoredContextKeys ?? [],
+  }
+}
