@@ -18,6 +18,7 @@ FUNCTION := provision-tenant
 BOOTSTRAP := target/lambda/$(FUNCTION)/bootstrap
 LOCAL_AWS := tests/local-aws.sh
 TEMPLATE := template.yaml
+TRANSFORMED := target/template/transformed.json
 # x86_64 builds with the machine's own toolchain; arm64 needs cargo lambda's zig cross-compiler.
 LAMBDA_ARCH ?= x86_64
 CARGO_LAMBDA_ARCH := $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--compiler cargo)
@@ -60,7 +61,7 @@ lint:
 unit:
 	cargo test
 
-integration: tools build
+integration: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo test --test signup -- --ignored
 
 # The template's proofs: lint, invariant rules (and their own cases), policy evaluation.
@@ -79,13 +80,17 @@ sam-build: tools build
 
 test: lint unit integration template-checks template-mutations sam-build
 
-demo: tools build
-	$(LOCAL_AWS) cargo run --quiet --example demo
+$(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
+	mkdir -p $(@D)
+	python3 tests/policy/transform.py $(TEMPLATE) $@
 
-invoke: tools build
+demo: .venv/.installed node_modules/.installed build $(TRANSFORMED)
+	TRANSFORMED_TEMPLATE=$(TRANSFORMED) $(LOCAL_AWS) cargo run --quiet --example demo
+
+invoke: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo run --quiet --example invoke
 
-bench: tools build
+bench: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo run --quiet --example bench
 
 deploy: sam-build

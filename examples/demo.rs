@@ -27,7 +27,7 @@ async fn main() {
         "  {:<20} {:<38} {:<38} custom:org (ID token)",
         "user", "sub", "custom:org (Cognito)"
     );
-    let mut orgs = Vec::new();
+    let (mut orgs, mut tokens) = (Vec::new(), Vec::new());
     for (email, sub) in &users {
         let org = aws
             .org_of(&pool, sub)
@@ -37,6 +37,7 @@ async fn main() {
         let in_token = claims["custom:org"].as_str().unwrap_or("(none)");
         println!("  {email:<20} {sub:<38} {org:<38} {in_token}");
         orgs.push(org);
+        tokens.push(in_token.to_owned());
     }
 
     println!("\nWhat the table holds:");
@@ -70,6 +71,21 @@ async fn main() {
         }
     }
 
+    println!(
+        "\nWhat the tenant role allows each of them (template.yaml's policy, evaluated by an IAM"
+    );
+    println!("policy simulator with the org tag taken from the user's own ID token):");
+    let explained = std::process::Command::new("node")
+        .arg("tests/policy/explain.mjs")
+        .args(
+            users
+                .iter()
+                .zip(&tokens)
+                .map(|((email, _), org)| format!("{email}={org}")),
+        )
+        .status()
+        .expect("running node tests/policy/explain.mjs");
+
     let distinct = orgs[0] != orgs[1] && !orgs.iter().any(|org| org == "(none)");
     println!(
         "\n{}",
@@ -79,7 +95,7 @@ async fn main() {
             "Something went wrong: the users do not have distinct organisations."
         }
     );
-    if !distinct {
+    if !distinct || !explained.success() {
         std::process::exit(1);
     }
 }

@@ -19,6 +19,7 @@ mutations=(
   'Null guard on the org tag dropped|/aws:PrincipalTag\/org: "false"/d'
   'Null guard on the tenant role leading keys dropped|0,/^                    dynamodb:LeadingKeys: "false"$/{//d}'
   'the org tag mapped from sub|s/org: custom:org$/org: sub/'
+  'the basic flow allowed|s/AllowClassicFlow: false/AllowClassicFlow: true/'
   'an index granted|s/Resource: !GetAtt TenantTable.Arn$/Resource: !Sub "${TenantTable.Arn}\/index\/*"/'
 )
 
