@@ -297,6 +297,14 @@ impl LocalAws {
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect()
     }
+
+    /// The function's log lines about one user, in order.
+    pub fn function_log_of(&self, sub: &str) -> Vec<Value> {
+        self.function_log()
+            .into_iter()
+            .filter(|line| line["fields"]["sub"] == sub)
+            .collect()
+    }
 }
 
 fn attribute(name: &str, value: &str) -> AttributeType {
