@@ -110,4 +110,8 @@ wait_for "the function" 30 \
 export LOCAL_LAMBDA_PORT=$lambda_port
 export LOCAL_FUNCTION_NAME=$function_name
 export LOCAL_FUNCTION_LOG="$work/function.log"
-"$@"
+# The command gets a process group of its own too, and the script waits for it: a signal to
+# the script then stops everything at once instead of after the command ends.
+setsid "$@" &
+groups+=("$!")
+wait "$!"
