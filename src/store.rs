@@ -103,21 +103,15 @@ impl OrgStore {
     /// Writes the organisation, its owner's membership and the owner's claim, all or none.
     pub async fn record(&self, new: &NewOrg) -> Result<Recorded, StoreError> {
         let org_partition = org_partition(new.org);
-        let organisation = self
-            .item(&org_partition, ORG_SORT_KEY, "organisation", new)
-            .with("createdBy", text(new.owner.to_string()));
-        let membership = self
-            .item(
-                &org_partition,
-                &member_sort_key(new.owner),
-                "membership",
-                new,
-            )
-            .with("sub", text(new.owner.to_string()))
+        let owner = new.owner.to_string();
+        let member = member_sort_key(new.owner);
+        let organisation = Item::new(&org_partition, ORG_SORT_KEY, "organisation", new)
+            .with("createdBy", text(&owner));
+        let membership = Item::new(&org_partition, &member, "membership", new)
+            .with("sub", text(&owner))
             .with("role", text("owner"));
-        let claim = self
-            .item(&claim_partition(new.owner), CLAIM_SORT_KEY, "claim", new)
-            .with("sub", text(new.owner.to_string()));
+        let claim = Item::new(&claim_partition(new.owner), CLAIM_SORT_KEY, "claim", new)
+            .with("sub", text(owner));
         let items = vec![
             self.put_new(organisation, None)?,
             self.put_new(membership, None)?,
@@ -155,16 +149,6 @@ impl OrgStore {
         }
     }
 
-    fn item(&self, partition: &str, sort: &str, kind: &str, new: &NewOrg) -> Item {
-        Item(HashMap::from([
-            (PARTITION_KEY.to_owned(), text(partition)),
-            (SORT_KEY.to_owned(), text(sort)),
-            ("kind".to_owned(), text(kind)),
-            (ORG_ID.to_owned(), text(new.org.to_string())),
-            ("createdAt".to_owned(), text(&new.created_at)),
-        ]))
-    }
-
     /// A put that never replaces an existing item.
     fn put_new(
         &self,
@@ -185,6 +169,17 @@ impl OrgStore {
 struct Item(HashMap<String, AttributeValue>);
 
 impl Item {
+    /// What every item of a new organisation carries.
+    fn new(partition: &str, sort: &str, kind: &str, new: &NewOrg) -> Self {
+        Self(HashMap::from([
+            (PARTITION_KEY.to_owned(), text(partition)),
+            (SORT_KEY.to_owned(), text(sort)),
+            ("kind".to_owned(), text(kind)),
+            (ORG_ID.to_owned(), text(new.org.to_string())),
+            ("createdAt".to_owned(), text(&new.created_at)),
+        ]))
+    }
+
     fn with(mut self, name: &str, value: AttributeValue) -> Self {
         self.0.insert(name.to_owned(), value);
         self
