@@ -1,5 +1,5 @@
 //! `make bench`: how long a sign-up confirmation takes through the local stack, where
-//! cognito-local waits for this function (under `cargo lambda watch`) before it answers.
+//! cognito-local waits for this function (the release bootstrap, behind `cargo lambda watch`).
 //! SignUp does not invoke the trigger, so its latency is the stand-ins' own baseline.
 //! Local stand-ins, not AWS: use it to compare changes, and to see the margin to Cognito's 5 s.
 

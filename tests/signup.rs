@@ -1,5 +1,6 @@
 //! End to end on local stand-ins: the real cognito-local user pool invokes this function
-//! (under `cargo lambda watch`) on confirmation, and the function writes to moto's DynamoDB.
+//! (the release bootstrap, behind `cargo lambda watch`) on confirmation, and the function writes
+//! to moto's DynamoDB.
 //! Run through `make test`, which starts the servers; plain `cargo test` skips these.
 
 mod support;
