@@ -47,8 +47,8 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Each server gets a process group of its own (setsid), so that stopping it also stops
-# whatever it started (watch starts cargo, which starts the function).
+# Each server gets a process group of its own (setsid), so that stopping the group also stops
+# any child a server starts (cognito-local's node workers, cargo-lambda's helpers).
 start() {
   local name=$1 dir=$2
   shift 2
@@ -57,7 +57,8 @@ start() {
 }
 
 wait_for() {
-  local what=$1 deadline=$((SECONDS + $2))
+  local what=$1 seconds=$2
+  local deadline=$((SECONDS + seconds))
   shift 2
   while [ "$SECONDS" -lt "$deadline" ]; do
     if "$@" >/dev/null 2>&1; then return 0; fi
