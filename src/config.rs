@@ -34,10 +34,19 @@ impl Settings {
     }
 }
 
-/// Cognito waits 5 s for the trigger and then retries it. Answering (even with an error)
-/// before that lets Cognito's own retry take over instead of racing a still-running call.
-/// The deadline leaves room for Lambda's own overhead.
+/// The time budget, stated once. Cognito waits 5 s for a trigger and cannot be told otherwise.
+/// It may invoke the function again only when it got *no* answer in that time; an answer that
+/// is an error is not retried: the API call fails and, for PostConfirmation, the user stays
+/// confirmed (Cognito developer guide, "Things to know about Lambda triggers"). So each
+/// trigger answers well inside 5 s, and answers with success wherever that is safe:
+/// - the work gets `HANDLER_DEADLINE` (3.5 s), leaving room for a cold start before it;
+/// - PostConfirmation then answers with the event either way, logging `deferred` when it
+///   could not finish: the first token heals the user (see `triggers::pre_token`);
+/// - Lambda stops the process at `LAMBDA_TIMEOUT` (the template's `Timeout`, tied to this
+///   value by a test), still before Cognito's 5 s.
+pub const COGNITO_WAIT: Duration = Duration::from_secs(5);
 pub const HANDLER_DEADLINE: Duration = Duration::from_millis(3_500);
+pub const LAMBDA_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Per call: a few fast attempts, each cut short, so that one slow endpoint cannot use up
 /// the whole deadline.
@@ -80,9 +89,35 @@ mod tests {
 
     #[test]
     fn two_calls_at_their_timeout_fit_inside_the_deadline() {
-        // Two of the three calls may each run to their operation timeout before the deadline cuts in.
+        // A token for a user with no claim makes two table calls before the attribute update.
         let per_call = timeouts().operation_timeout().unwrap();
         assert!(per_call * 2 <= HANDLER_DEADLINE);
-        assert!(HANDLER_DEADLINE < Duration::from_secs(4));
+        assert!(HANDLER_DEADLINE < LAMBDA_TIMEOUT);
+        assert!(LAMBDA_TIMEOUT < COGNITO_WAIT);
+    }
+
+    /// The template's `Timeout` for the function is `LAMBDA_TIMEOUT`, so the two cannot drift.
+    #[test]
+    fn the_templates_timeout_is_the_one_the_budget_assumes() {
+        let template = include_str!("../template.yaml");
+        let function = template
+            .split("\n  ProvisionFunction:\n")
+            .nth(1)
+            .expect("template.yaml declares ProvisionFunction");
+        let timeout = function
+            .lines()
+            .take_while(|line| line.is_empty() || line.starts_with("    "))
+            .find_map(|line| line.trim().strip_prefix("Timeout:"))
+            .expect("ProvisionFunction sets Timeout");
+        assert_eq!(
+            timeout
+                .split('#')
+                .next()
+                .unwrap()
+                .trim()
+                .parse::<u64>()
+                .unwrap(),
+            LAMBDA_TIMEOUT.as_secs()
+        );
     }
 }

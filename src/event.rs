@@ -1,30 +1,51 @@
-//! Reading the PostConfirmation event. Only the fields the function relies on are checked,
-//! and errors name the field, never its value, so no address reaches the logs.
+//! The contract of the two Cognito events this function handles, checked in full before any
+//! call is made.
+//!
+//! The event is read from raw JSON rather than deserialised into `aws_lambda_events`' Cognito
+//! types, for three reasons:
+//! - Cognito requires the event back exactly as sent (plus the response), and a typed round
+//!   trip would drop fields the types do not know and rename or reorder others;
+//! - those types' trigger-source enums are closed: a source they do not know fails to parse,
+//!   where this function must simply leave it alone;
+//! - their deserialisation errors quote the offending value (an email address, say), where an
+//!   error here names the field and never its value, so no personal data reaches the logs.
+//!
+//! Checked, for every PostConfirmation and TokenGeneration event (Cognito developer guide,
+//! "Lambda trigger common parameters", "Post confirmation" and "Pre token generation"):
+//! `version`, `region`, `userPoolId`, `userName`, `triggerSource` are strings (the last three
+//! non-empty); `callerContext` holds `awsSdkVersion` and `clientId` (a string, or null in the
+//! administrator flows that have no client); `request.userAttributes` maps names to strings
+//! and holds a UUID `sub`; `request.clientMetadata`, if present, maps strings to strings;
+//! `response` is an object. Pre token generation adds `request.groupConfiguration` and
+//! `response.claimsOverrideDetails`, each checked to its documented shape. Fields the contract
+//! does not name are allowed: Cognito documents that it may add some.
 
-use crate::org::UserSub;
-use aws_lambda_events::cognito::CognitoEventUserPoolsPostConfirmationTriggerSource as TriggerSource;
+use crate::ids::UserSub;
 use serde_json::{Map, Value};
 
 /// What an event asks of the function.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Trigger {
-    /// A user has just confirmed sign-up: they must end up with exactly one organisation.
-    ConfirmSignUp(SignUp),
-    /// Anything else, a password reset above all: never provision on it.
+    /// `PostConfirmation_ConfirmSignUp`: the user must end up with exactly one organisation.
+    ConfirmSignUp(User),
+    /// `TokenGeneration_*`: the token about to be issued must carry the user's organisation.
+    TokenGeneration(User),
+    /// Anything else: a password reset above all, which must never provision.
     Other(String),
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct SignUp {
+/// The user an event is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
     pub user_pool_id: String,
     pub user_name: String,
     pub sub: UserSub,
-    /// The organisation attribute as the event carries it, if at all. Only ever compared
-    /// with what the store says; never trusted on its own.
+    /// The organisation attribute as the event carries it, if at all. Only ever compared with
+    /// the table's claim; never trusted on its own.
     pub org_attribute: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventError {
     #[error("the event is not a JSON object")]
     NotAnObject,
@@ -39,38 +60,105 @@ pub enum EventError {
     SubNotUuid,
 }
 
+const POST_CONFIRMATION: &str = "PostConfirmation_";
+const TOKEN_GENERATION: &str = "TokenGeneration_";
+
 /// `org_attribute` is the attribute's full name, e.g. `custom:org`.
 pub fn parse(event: &Value, org_attribute: &str) -> Result<Trigger, EventError> {
     let event = event.as_object().ok_or(EventError::NotAnObject)?;
     let source = required_str(event, "triggerSource", "triggerSource")?;
-    // A source this crate's enum does not know is still "not a sign-up": skip it.
-    let known = serde_json::from_value::<TriggerSource>(Value::String(source.to_owned()));
-    if !matches!(known, Ok(TriggerSource::ConfirmSignUp)) {
+    let is_token = source.starts_with(TOKEN_GENERATION);
+    // Another trigger's event (a misconfigured pool): not ours to check or change.
+    if !is_token && !source.starts_with(POST_CONFIRMATION) {
         return Ok(Trigger::Other(source.to_owned()));
     }
 
+    let user = common(event, org_attribute)?;
+    if is_token {
+        token_generation_parts(event)?;
+        // Every token issuance, whatever its source (sign-in, refresh, new-password challenge,
+        // device, hosted UI, or one added later), must carry the right organisation.
+        return Ok(Trigger::TokenGeneration(user));
+    }
+    if source == "PostConfirmation_ConfirmSignUp" {
+        Ok(Trigger::ConfirmSignUp(user))
+    } else {
+        Ok(Trigger::Other(source.to_owned()))
+    }
+}
+
+/// The common parameters and the user attributes, as every user pool trigger has them.
+fn common(event: &Map<String, Value>, org_attribute: &str) -> Result<User, EventError> {
+    string(event, "version", "version")?;
+    string(event, "region", "region")?;
     let user_pool_id = required_str(event, "userPoolId", "userPoolId")?.to_owned();
     let user_name = required_str(event, "userName", "userName")?.to_owned();
+    let caller = object(event.get("callerContext"), "callerContext")?;
+    string(caller, "awsSdkVersion", "callerContext.awsSdkVersion")?;
+    optional_string(caller, "clientId", "callerContext.clientId")?;
+    object(event.get("response"), "response")?;
+
     let request = object(event.get("request"), "request")?;
     let attributes = object(request.get("userAttributes"), "request.userAttributes")?;
+    if attributes.values().any(|value| !value.is_string()) {
+        return Err(EventError::WrongType {
+            field: "request.userAttributes",
+            expected: "a map of strings",
+        });
+    }
+    string_map(request.get("clientMetadata"), "request.clientMetadata")?;
     let sub = required_str(attributes, "sub", "request.userAttributes.sub")?;
     let sub = UserSub::parse(sub).ok_or(EventError::SubNotUuid)?;
-    let org_attribute = match attributes.get(org_attribute) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(value)) => Some(value.clone()),
-        Some(_) => {
-            return Err(EventError::WrongType {
-                field: "request.userAttributes.<org attribute>",
-                expected: "a string",
-            });
-        }
-    };
-    Ok(Trigger::ConfirmSignUp(SignUp {
+    let org_attribute = attributes
+        .get(org_attribute)
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(User {
         user_pool_id,
         user_name,
         sub,
         org_attribute,
-    }))
+    })
+}
+
+/// What a pre token generation (V1_0) event adds to the common parameters.
+fn token_generation_parts(event: &Map<String, Value>) -> Result<(), EventError> {
+    let request = object(event.get("request"), "request")?;
+    if let Some(groups) = optional_object(
+        request.get("groupConfiguration"),
+        "request.groupConfiguration",
+    )? {
+        group_configuration(groups, "request.groupConfiguration")?;
+    }
+    let response = object(event.get("response"), "response")?;
+    let field = "response.claimsOverrideDetails";
+    if let Some(details) = optional_object(response.get("claimsOverrideDetails"), field)? {
+        string_map(
+            details.get("claimsToAddOrOverride"),
+            "response.claimsOverrideDetails.claimsToAddOrOverride",
+        )?;
+        string_list(
+            details.get("claimsToSuppress"),
+            "response.claimsOverrideDetails.claimsToSuppress",
+        )?;
+        let field = "response.claimsOverrideDetails.groupOverrideDetails";
+        if let Some(groups) = optional_object(details.get("groupOverrideDetails"), field)? {
+            group_configuration(groups, field)?;
+        }
+    }
+    Ok(())
+}
+
+fn group_configuration(groups: &Map<String, Value>, field: &'static str) -> Result<(), EventError> {
+    let wrong = EventError::WrongType {
+        field,
+        expected: "lists of strings and a string preferredRole",
+    };
+    for list in ["groupsToOverride", "iamRolesToOverride"] {
+        string_list(groups.get(list), field).map_err(|_| wrong.clone())?;
+    }
+    optional_string(groups, "preferredRole", field).map_err(|_| wrong)?;
+    Ok(())
 }
 
 fn required_str<'a>(
@@ -89,13 +177,47 @@ fn required_str<'a>(
     }
 }
 
+/// Present and a string, possibly empty.
+fn string(map: &Map<String, Value>, key: &str, field: &'static str) -> Result<(), EventError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Err(EventError::Missing(field)),
+        Some(Value::String(_)) => Ok(()),
+        Some(_) => Err(EventError::WrongType {
+            field,
+            expected: "a string",
+        }),
+    }
+}
+
+/// A string, null or absent.
+fn optional_string(
+    map: &Map<String, Value>,
+    key: &str,
+    field: &'static str,
+) -> Result<(), EventError> {
+    match map.get(key) {
+        None | Some(Value::Null) | Some(Value::String(_)) => Ok(()),
+        Some(_) => Err(EventError::WrongType {
+            field,
+            expected: "a string or null",
+        }),
+    }
+}
+
 fn object<'a>(
     value: Option<&'a Value>,
     field: &'static str,
 ) -> Result<&'a Map<String, Value>, EventError> {
+    optional_object(value, field)?.ok_or(EventError::Missing(field))
+}
+
+fn optional_object<'a>(
+    value: Option<&'a Value>,
+    field: &'static str,
+) -> Result<Option<&'a Map<String, Value>>, EventError> {
     match value {
-        None | Some(Value::Null) => Err(EventError::Missing(field)),
-        Some(Value::Object(map)) => Ok(map),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
         Some(_) => Err(EventError::WrongType {
             field,
             expected: "an object",
@@ -103,159 +225,29 @@ fn object<'a>(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const SUB: &str = "3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
-
-    fn confirm_sign_up() -> Value {
-        json!({
-            "version": "1",
-            "region": "eu-west-1",
-            "userPoolId": "eu-west-1_Example",
-            "userName": SUB,
-            "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "client"},
-            "triggerSource": "PostConfirmation_ConfirmSignUp",
-            "request": {"userAttributes": {"sub": SUB, "email": "alice@example.com"}},
-            "response": {}
-        })
-    }
-
-    fn with(mut event: Value, pointer: &str, value: Value) -> Value {
-        *event.pointer_mut(pointer).unwrap() = value;
-        event
-    }
-
-    fn without(mut event: Value, parent: &str, key: &str) -> Value {
-        event
-            .pointer_mut(parent)
-            .unwrap()
-            .as_object_mut()
-            .unwrap()
-            .remove(key);
-        event
-    }
-
-    #[test]
-    fn reads_a_sign_up_confirmation() {
-        let Trigger::ConfirmSignUp(sign_up) = parse(&confirm_sign_up(), "custom:org").unwrap()
-        else {
-            panic!("expected a sign-up");
-        };
-        assert_eq!(sign_up.user_pool_id, "eu-west-1_Example");
-        assert_eq!(sign_up.user_name, SUB);
-        assert_eq!(sign_up.sub.to_string(), SUB);
-        assert_eq!(sign_up.org_attribute, None);
-    }
-
-    #[test]
-    fn reads_the_configured_org_attribute() {
-        let event = with(
-            confirm_sign_up(),
-            "/request/userAttributes",
-            json!({"sub": SUB, "custom:tenant": "abc"}),
-        );
-        let Trigger::ConfirmSignUp(sign_up) = parse(&event, "custom:tenant").unwrap() else {
-            panic!("expected a sign-up");
-        };
-        assert_eq!(sign_up.org_attribute.as_deref(), Some("abc"));
-    }
-
-    #[test]
-    fn other_sources_are_not_sign_ups_even_when_incomplete() {
-        for source in [
-            "PostConfirmation_ConfirmForgotPassword",
-            "PostConfirmation_SomethingNew",
-        ] {
-            let event = with(confirm_sign_up(), "/triggerSource", json!(source));
-            let event = without(event, "", "request");
-            assert_eq!(
-                parse(&event, "custom:org"),
-                Ok(Trigger::Other(source.into()))
-            );
-        }
-    }
-
-    #[test]
-    fn malformed_events_say_which_field_is_wrong() {
-        let cases = [
-            (json!("not an object"), EventError::NotAnObject),
-            (
-                without(confirm_sign_up(), "", "triggerSource"),
-                EventError::Missing("triggerSource"),
-            ),
-            (
-                without(confirm_sign_up(), "", "userName"),
-                EventError::Missing("userName"),
-            ),
-            (
-                with(confirm_sign_up(), "/userName", json!("")),
-                EventError::Missing("userName"),
-            ),
-            (
-                without(confirm_sign_up(), "", "userPoolId"),
-                EventError::Missing("userPoolId"),
-            ),
-            (
-                with(confirm_sign_up(), "/userPoolId", json!(42)),
-                EventError::WrongType {
-                    field: "userPoolId",
-                    expected: "a string",
-                },
-            ),
-            (
-                without(confirm_sign_up(), "/request/userAttributes", "sub"),
-                EventError::Missing("request.userAttributes.sub"),
-            ),
-            (
-                with(confirm_sign_up(), "/request/userAttributes/sub", json!(7)),
-                EventError::WrongType {
-                    field: "request.userAttributes.sub",
-                    expected: "a string",
-                },
-            ),
-            (
-                with(confirm_sign_up(), "/request/userAttributes", json!([])),
-                EventError::WrongType {
-                    field: "request.userAttributes",
-                    expected: "an object",
-                },
-            ),
-            (
-                with(
-                    confirm_sign_up(),
-                    "/request/userAttributes/sub",
-                    json!("alice"),
-                ),
-                EventError::SubNotUuid,
-            ),
-            (
-                with(
-                    confirm_sign_up(),
-                    "/request/userAttributes",
-                    json!({"sub": SUB, "custom:org": {"id": 1}}),
-                ),
-                EventError::WrongType {
-                    field: "request.userAttributes.<org attribute>",
-                    expected: "a string",
-                },
-            ),
-        ];
-        for (event, expected) in cases {
-            assert_eq!(parse(&event, "custom:org"), Err(expected), "{event}");
-        }
-    }
-
-    #[test]
-    fn error_messages_never_echo_values() {
-        let event = with(
-            confirm_sign_up(),
-            "/request/userAttributes/sub",
-            json!("alice@example.com"),
-        );
-        let message = parse(&event, "custom:org").unwrap_err().to_string();
-        assert!(!message.contains("alice"), "{message}");
+/// An object whose values are all strings, null or absent.
+fn string_map(value: Option<&Value>, field: &'static str) -> Result<(), EventError> {
+    let wrong = EventError::WrongType {
+        field,
+        expected: "a map of strings",
+    };
+    match optional_object(value, field).map_err(|_| wrong.clone())? {
+        Some(map) if map.values().any(|value| !value.is_string()) => Err(wrong),
+        _ => Ok(()),
     }
 }
+
+/// A list of strings, null or absent.
+fn string_list(value: Option<&Value>, field: &'static str) -> Result<(), EventError> {
+    match value {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        Some(_) => Err(EventError::WrongType {
+            field,
+            expected: "a list of strings",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

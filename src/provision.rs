@@ -1,20 +1,20 @@
-//! What a confirmed sign-up does: find or create the user's one organisation, then make the
-//! user pool say so.
+//! The one provisioning code path, shared by both triggers and the audit: find or create the
+//! user's one organisation, then make the user pool say so.
 
-use crate::directory::{DirectoryError, UserDirectory};
-use crate::event::SignUp;
-use crate::org::OrgId;
+use crate::event::User;
+use crate::ids::{OrgId, UserSub};
 use crate::store::{NewOrg, OrgStore, Recorded, StoreError};
+use crate::user_pool::{UserPool, UserPoolError};
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use std::time::SystemTime;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// A new organisation was created and set on the user.
+    /// A new organisation was created for the user.
     Minted,
-    /// The user already had an organisation (a retry): it was set on the user again.
+    /// The user already had an organisation (a retry, or a race lost to another attempt).
     Reused,
-    /// The user already had an organisation and the event shows it set: nothing to do.
+    /// The user already had an organisation and the attribute already names it.
     AlreadySet,
 }
 
@@ -32,8 +32,8 @@ impl Outcome {
 pub struct Provisioned {
     pub org: OrgId,
     pub outcome: Outcome,
-    /// The event carried an organisation id that is not this user's own.
-    pub replaced: Option<String>,
+    /// The attribute named an organisation that is not this user's own: it was replaced.
+    pub replaced_attribute: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,51 +41,63 @@ pub enum ProvisionError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Directory(#[from] DirectoryError),
+    UserPool(#[from] UserPoolError),
     #[error("the clock is out of range: {0}")]
     Clock(String),
 }
 
-pub async fn provision(
-    sign_up: &SignUp,
-    store: &OrgStore,
-    directory: &UserDirectory,
-) -> Result<Provisioned, ProvisionError> {
-    let (org, outcome) = match store.claimed_org(sign_up.sub).await? {
-        Some(org) => (org, Outcome::Reused),
-        None => {
-            let new = NewOrg {
-                org: OrgId::mint(),
-                owner: sign_up.sub,
-                created_at: now()?,
-            };
-            match store.record(&new).await? {
-                Recorded::Created => (new.org, Outcome::Minted),
-                Recorded::AlreadyClaimed(org) => (org, Outcome::Reused),
-            }
-        }
-    };
-
-    // The event's attribute is compared, never believed: a client may have written it.
-    let current = sign_up.org_attribute.as_deref();
-    if current == Some(org.to_string().as_str()) {
-        return Ok(Provisioned {
-            org,
-            outcome: Outcome::AlreadySet,
-            replaced: None,
-        });
-    }
-    directory
-        .set_org(&sign_up.user_pool_id, &sign_up.user_name, org)
-        .await?;
-    Ok(Provisioned {
-        org,
-        outcome,
-        replaced: current.map(str::to_owned),
-    })
+/// The table and the user pool: built once per process and shared by every invocation.
+pub struct Provisioner {
+    pub store: OrgStore,
+    pub user_pool: UserPool,
 }
 
-fn now() -> Result<String, ProvisionError> {
+impl Provisioner {
+    /// The whole job: the claim's organisation (or a new one), and the attribute set to it.
+    pub async fn provision(&self, user: &User) -> Result<Provisioned, ProvisionError> {
+        let (org, outcome) = match self.store.claimed_org(user.sub).await? {
+            Some(org) => (org, Outcome::Reused),
+            None => self.mint(user.sub).await?,
+        };
+        // The attribute is compared, never believed: a client may have written it.
+        let current = user.org_attribute.as_deref();
+        if current == Some(org.to_string().as_str()) {
+            return Ok(Provisioned {
+                org,
+                outcome: Outcome::AlreadySet,
+                replaced_attribute: None,
+            });
+        }
+        self.set_attribute(user, org).await?;
+        Ok(Provisioned {
+            org,
+            outcome,
+            replaced_attribute: current.map(str::to_owned),
+        })
+    }
+
+    /// A new organisation for a user known to have no claim: `Minted`, or `Reused` when
+    /// another attempt for the same user recorded one first.
+    pub async fn mint(&self, owner: UserSub) -> Result<(OrgId, Outcome), ProvisionError> {
+        let new = NewOrg {
+            org: OrgId::mint(),
+            owner,
+            created_at: now()?,
+        };
+        Ok(match self.store.record(&new).await? {
+            Recorded::Created => (new.org, Outcome::Minted),
+            Recorded::AlreadyClaimed(org) => (org, Outcome::Reused),
+        })
+    }
+
+    pub async fn set_attribute(&self, user: &User, org: OrgId) -> Result<(), UserPoolError> {
+        self.user_pool
+            .set_org(&user.user_pool_id, &user.user_name, org)
+            .await
+    }
+}
+
+pub fn now() -> Result<String, ProvisionError> {
     DateTime::from(SystemTime::now())
         .fmt(DateTimeFormat::DateTime)
         .map_err(|err| ProvisionError::Clock(err.to_string()))

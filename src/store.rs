@@ -11,46 +11,49 @@
 //! The claim is the idempotency record: whoever writes it first owns the user's one
 //! organisation, and every later attempt finds it and reuses that organisation.
 
-use crate::org::{OrgId, UserSub};
+use crate::ids::{OrgId, UserSub};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-pub const PARTITION_KEY: &str = "PK";
-pub const SORT_KEY: &str = "SK";
-pub const ORG_SORT_KEY: &str = "ORG";
-pub const CLAIM_SORT_KEY: &str = "ORG_CLAIM";
+const PARTITION_KEY: &str = "PK";
+const SORT_KEY: &str = "SK";
+const ORG_SORT_KEY: &str = "ORG";
+const CLAIM_SORT_KEY: &str = "ORG_CLAIM";
 const ORG_ID: &str = "orgId";
+const CREATED_BY: &str = "createdBy";
 /// Position of the claim in the transaction, for reading its cancellation reason.
 const CLAIM_POSITION: usize = 2;
+/// BatchGetItem's own limit.
+const BATCH_GET_LIMIT: usize = 100;
 
-pub fn org_partition(org: OrgId) -> String {
+fn org_partition(org: OrgId) -> String {
     format!("ORG#{org}")
 }
 
-pub fn member_sort_key(sub: UserSub) -> String {
+fn member_sort_key(sub: UserSub) -> String {
     format!("MEMBER#{sub}")
 }
 
-pub fn claim_partition(sub: UserSub) -> String {
+fn claim_partition(sub: UserSub) -> String {
     format!("USER#{sub}")
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("reading the user's claim failed: {0}")]
-    ReadClaim(String),
-    #[error("the organisation transaction failed: {0}")]
+    #[error("reading from the table failed: {0}")]
+    Read(String),
+    #[error("the organisation transaction failed and no claim was found after it: {0}")]
     Transaction(String),
-    #[error("the organisation transaction was cancelled (reasons: {0})")]
-    Cancelled(String),
+    #[error("writing a missing item failed: {0}")]
+    Restore(String),
     #[error("the claim of user {0} holds no valid organisation id")]
     CorruptClaim(UserSub),
-    #[error("building the transaction failed: {0}")]
+    #[error("building a request failed: {0}")]
     Build(#[from] BuildError),
 }
 
@@ -69,6 +72,22 @@ pub enum Recorded {
     /// Another attempt for the same user got there first: this is its organisation.
     AlreadyClaimed(OrgId),
 }
+
+/// What the table holds of one user's organisation, for the audit.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OrgRecords {
+    pub organisation: bool,
+    pub membership: bool,
+}
+
+/// An organisation item and the user it names as its creator.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OrgOwner {
+    pub org: OrgId,
+    pub owner: Option<UserSub>,
+}
+
+type Item = HashMap<String, AttributeValue>;
 
 pub struct OrgStore {
     client: Client,
@@ -90,27 +109,38 @@ impl OrgStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(PARTITION_KEY, text(claim_partition(sub)))
-            .key(SORT_KEY, text(CLAIM_SORT_KEY))
+            .set_key(Some(key(&claim_partition(sub), CLAIM_SORT_KEY)))
             .consistent_read(true)
             .projection_expression(ORG_ID)
             .send()
             .await
-            .map_err(|err| StoreError::ReadClaim(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
         output.item().map(|item| org_in(item, sub)).transpose()
     }
 
     /// Writes the organisation, its owner's membership and the owner's claim, all or none.
+    ///
+    /// The transaction carries a client request token derived from the attempt (the new
+    /// organisation's id), so the SDK's own retry of a call whose answer was lost is
+    /// idempotent at DynamoDB (DynamoDB API reference, TransactWriteItems
+    /// `ClientRequestToken`: identical calls within 10 minutes have the effect of one). Any
+    /// failure other than a lost race (a conflict with another transaction, a time-out, a
+    /// throttle that outlived the retries) ends with a re-read of the claim: the claim, not
+    /// the error, says whether this user has an organisation.
     pub async fn record(&self, new: &NewOrg) -> Result<Recorded, StoreError> {
         let org_partition = org_partition(new.org);
         let owner = new.owner.to_string();
-        let member = member_sort_key(new.owner);
-        let organisation = Item::new(&org_partition, ORG_SORT_KEY, "organisation", new)
-            .with("createdBy", text(&owner));
-        let membership = Item::new(&org_partition, &member, "membership", new)
-            .with("sub", text(&owner))
-            .with("role", text("owner"));
-        let claim = Item::new(&claim_partition(new.owner), CLAIM_SORT_KEY, "claim", new)
+        let organisation = NewItem::new(&org_partition, ORG_SORT_KEY, "organisation", new)
+            .with(CREATED_BY, text(&owner));
+        let membership = NewItem::new(
+            &org_partition,
+            &member_sort_key(new.owner),
+            "membership",
+            new,
+        )
+        .with("sub", text(&owner))
+        .with("role", text("owner"));
+        let claim = NewItem::new(&claim_partition(new.owner), CLAIM_SORT_KEY, "claim", new)
             .with("sub", text(owner));
         let items = vec![
             self.put_new(organisation, None)?,
@@ -122,37 +152,46 @@ impl OrgStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(new.org.to_string())
             .send()
             .await;
         let err = match result {
             Ok(_) => return Ok(Recorded::Created),
             Err(err) => err,
         };
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        // A lost race: the claim's old value names the winner's organisation.
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
             err.as_service_error()
-        else {
-            return Err(StoreError::Transaction(
+        {
+            let claim = cancelled.cancellation_reasons().get(CLAIM_POSITION);
+            if let Some(item) = claim
+                .filter(|claim| claim.code() == Some("ConditionalCheckFailed"))
+                .and_then(|claim| claim.item())
+            {
+                return Ok(self.recorded(new, org_in(item, new.owner)?));
+            }
+        }
+        match self.claimed_org(new.owner).await? {
+            Some(org) => Ok(self.recorded(new, org)),
+            None => Err(StoreError::Transaction(
                 DisplayErrorContext(err).to_string(),
-            ));
-        };
-        let reasons = cancelled.cancellation_reasons();
-        match reasons.get(CLAIM_POSITION) {
-            Some(claim) if claim.code() == Some("ConditionalCheckFailed") => match claim.item() {
-                Some(item) => Ok(Recorded::AlreadyClaimed(org_in(item, new.owner)?)),
-                // Not every implementation returns the old item: read it instead.
-                None => match self.claimed_org(new.owner).await? {
-                    Some(org) => Ok(Recorded::AlreadyClaimed(org)),
-                    None => Err(StoreError::Cancelled(codes(reasons))),
-                },
-            },
-            _ => Err(StoreError::Cancelled(codes(reasons))),
+            )),
+        }
+    }
+
+    /// The claim names `org`: ours (an earlier attempt of this very call committed) or not.
+    fn recorded(&self, new: &NewOrg, org: OrgId) -> Recorded {
+        if org == new.org {
+            Recorded::Created
+        } else {
+            Recorded::AlreadyClaimed(org)
         }
     }
 
     /// A put that never replaces an existing item.
     fn put_new(
         &self,
-        item: Item,
+        item: NewItem,
         on_conflict: Option<ReturnValuesOnConditionCheckFailure>,
     ) -> Result<TransactWriteItem, BuildError> {
         let put = Put::builder()
@@ -164,20 +203,180 @@ impl OrgStore {
             .build()?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
+
+    /// The claims of many users at once (strongly consistent), for the audit.
+    pub async fn claims_of(
+        &self,
+        subs: &[UserSub],
+    ) -> Result<HashMap<UserSub, Result<OrgId, StoreError>>, StoreError> {
+        let keys: Vec<_> = subs
+            .iter()
+            .map(|sub| key(&claim_partition(*sub), CLAIM_SORT_KEY))
+            .collect();
+        let items = self.batch_get(keys).await?;
+        let mut claims = HashMap::new();
+        for item in items {
+            let Some(sub) = item
+                .get("sub")
+                .and_then(|value| value.as_s().ok())
+                .and_then(|sub| UserSub::parse(sub))
+            else {
+                continue;
+            };
+            claims.insert(sub, org_in(&item, sub));
+        }
+        Ok(claims)
+    }
+
+    /// Whether each (organisation, owner) has its organisation item and membership.
+    pub async fn records_of(
+        &self,
+        owned: &[(OrgId, UserSub)],
+    ) -> Result<Vec<OrgRecords>, StoreError> {
+        let keys = owned
+            .iter()
+            .flat_map(|(org, sub)| {
+                [
+                    key(&org_partition(*org), ORG_SORT_KEY),
+                    key(&org_partition(*org), &member_sort_key(*sub)),
+                ]
+            })
+            .collect();
+        let found: HashSet<(String, String)> = self
+            .batch_get(keys)
+            .await?
+            .iter()
+            .map(|item| (s(item, PARTITION_KEY), s(item, SORT_KEY)))
+            .collect();
+        Ok(owned
+            .iter()
+            .map(|(org, sub)| OrgRecords {
+                organisation: found.contains(&(org_partition(*org), ORG_SORT_KEY.to_owned())),
+                membership: found.contains(&(org_partition(*org), member_sort_key(*sub))),
+            })
+            .collect())
+    }
+
+    /// Writes whichever of the organisation item and the owner's membership is missing, never
+    /// replacing one that exists: the audit's repair of a claim whose records were lost.
+    pub async fn restore(&self, new: &NewOrg) -> Result<(), StoreError> {
+        let org_partition = org_partition(new.org);
+        let owner = new.owner.to_string();
+        let items = [
+            NewItem::new(&org_partition, ORG_SORT_KEY, "organisation", new)
+                .with(CREATED_BY, text(&owner)),
+            NewItem::new(
+                &org_partition,
+                &member_sort_key(new.owner),
+                "membership",
+                new,
+            )
+            .with("sub", text(&owner))
+            .with("role", text("owner")),
+        ];
+        for item in items {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.0))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|err| err.is_conditional_check_failed_exception()) => {}
+                Err(err) => return Err(StoreError::Restore(DisplayErrorContext(err).to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every organisation item in the table and its creator: a full scan, for the audit only.
+    pub async fn organisations(&self) -> Result<Vec<OrgOwner>, StoreError> {
+        let mut owners = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#sk = :org")
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":org", text(ORG_SORT_KEY))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+            for item in page.items() {
+                let Some(org) = item
+                    .get(ORG_ID)
+                    .and_then(|value| value.as_s().ok())
+                    .and_then(|org| OrgId::parse(org))
+                else {
+                    continue;
+                };
+                let owner = item
+                    .get(CREATED_BY)
+                    .and_then(|value| value.as_s().ok())
+                    .and_then(|sub| UserSub::parse(sub));
+                owners.push(OrgOwner { org, owner });
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(owners);
+            }
+        }
+    }
+
+    /// BatchGetItem in chunks of 100, strongly consistent, until no key is left unprocessed.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .build()?,
+            );
+            while let Some(request) = pending.take() {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+                if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
+                    found.extend(items.iter().cloned());
+                }
+                pending = output
+                    .unprocessed_keys()
+                    .and_then(|keys| keys.get(&self.table))
+                    .filter(|keys| !keys.keys().is_empty())
+                    .cloned();
+            }
+        }
+        Ok(found)
+    }
 }
 
-struct Item(HashMap<String, AttributeValue>);
+/// An item under construction.
+struct NewItem(Item);
 
-impl Item {
+impl NewItem {
     /// What every item of a new organisation carries.
     fn new(partition: &str, sort: &str, kind: &str, new: &NewOrg) -> Self {
-        Self(HashMap::from([
-            (PARTITION_KEY.to_owned(), text(partition)),
-            (SORT_KEY.to_owned(), text(sort)),
-            ("kind".to_owned(), text(kind)),
-            (ORG_ID.to_owned(), text(new.org.to_string())),
-            ("createdAt".to_owned(), text(&new.created_at)),
-        ]))
+        let mut item = key(partition, sort);
+        item.insert("kind".to_owned(), text(kind));
+        item.insert(ORG_ID.to_owned(), text(new.org.to_string()));
+        item.insert("createdAt".to_owned(), text(&new.created_at));
+        Self(item)
     }
 
     fn with(mut self, name: &str, value: AttributeValue) -> Self {
@@ -186,21 +385,27 @@ impl Item {
     }
 }
 
+fn key(partition: &str, sort: &str) -> Item {
+    HashMap::from([
+        (PARTITION_KEY.to_owned(), text(partition)),
+        (SORT_KEY.to_owned(), text(sort)),
+    ])
+}
+
 fn text(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn org_in(item: &HashMap<String, AttributeValue>, sub: UserSub) -> Result<OrgId, StoreError> {
+fn s(item: &Item, name: &str) -> String {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn org_in(item: &Item, sub: UserSub) -> Result<OrgId, StoreError> {
     item.get(ORG_ID)
         .and_then(|value| value.as_s().ok())
         .and_then(|value| OrgId::parse(value))
         .ok_or(StoreError::CorruptClaim(sub))
-}
-
-fn codes(reasons: &[CancellationReason]) -> String {
-    reasons
-        .iter()
-        .map(|reason| reason.code().unwrap_or("unknown"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

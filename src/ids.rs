@@ -1,10 +1,10 @@
-//! The two identifiers the function deals in.
+//! The two identifiers everything here deals in: an organisation's and a user's.
 
 use std::fmt;
 use uuid::Uuid;
 
 /// An organisation's id: a random (v4) UUID, minted once per confirmed user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct OrgId(Uuid);
 
 impl OrgId {
@@ -27,7 +27,7 @@ impl fmt::Display for OrgId {
 }
 
 /// A user's `sub`: the user pool's immutable, never reused id for the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserSub(Uuid);
 
 impl UserSub {

@@ -1,0 +1,519 @@
+//! The audit: walk the user pool and the table, report every way a user's organisation can be
+//! wrong, and (with `fix`) repair it through the same code path as the triggers.
+//!
+//! | finding                      | meaning                                               | `--fix`                                 |
+//! |------------------------------|-------------------------------------------------------|-----------------------------------------|
+//! | `no_claim`                   | a user with no organisation on record                 | provisioned as on sign-up (`Provisioner::provision`) |
+//! | `attribute_missing`          | a claim, but the user's `custom:org` is not set       | attribute set to the claim's organisation |
+//! | `attribute_mismatch`         | `custom:org` names another organisation than the claim | attribute set to the claim's organisation |
+//! | `organisation_missing`       | the claim's organisation item is gone                 | item written again (never replacing one) |
+//! | `membership_missing`         | the owner's membership item is gone                   | item written again (never replacing one) |
+//! | `corrupt_claim`              | the claim holds no valid organisation id              | none: a person must look               |
+//! | `no_sub`                     | the pool reports no UUID `sub` for the user           | none: a person must look               |
+//! | `organisation_without_owner` | an organisation whose creator's claim names another, or none | none: deleting tenant data is a person's decision |
+//!
+//! The walk is paced below Cognito's account-wide quotas (ListUsers: UserList, 30 requests a
+//! second; AdminUpdateUserAttributes: UserUpdate, 25 a second: Cognito developer guide,
+//! "Quotas"), by default at a fifth of each so that live sign-ups keep the rest. After each
+//! user it records where it is in a checkpoint, so an interrupted run resumes there; every
+//! repair is idempotent, so work done again after a crash is harmless.
+
+use crate::event::User;
+use crate::ids::{OrgId, UserSub};
+use crate::provision::{Provisioner, now};
+use crate::store::NewOrg;
+use crate::user_pool::ListedUser;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Finding {
+    NoClaim,
+    AttributeMissing,
+    AttributeMismatch,
+    OrganisationMissing,
+    MembershipMissing,
+    CorruptClaim,
+    NoSub,
+    OrganisationWithoutOwner,
+}
+
+impl Finding {
+    pub const ALL: [Finding; 8] = [
+        Finding::NoClaim,
+        Finding::AttributeMissing,
+        Finding::AttributeMismatch,
+        Finding::OrganisationMissing,
+        Finding::MembershipMissing,
+        Finding::CorruptClaim,
+        Finding::NoSub,
+        Finding::OrganisationWithoutOwner,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finding::NoClaim => "no_claim",
+            Finding::AttributeMissing => "attribute_missing",
+            Finding::AttributeMismatch => "attribute_mismatch",
+            Finding::OrganisationMissing => "organisation_missing",
+            Finding::MembershipMissing => "membership_missing",
+            Finding::CorruptClaim => "corrupt_claim",
+            Finding::NoSub => "no_sub",
+            Finding::OrganisationWithoutOwner => "organisation_without_owner",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Finding> {
+        Finding::ALL
+            .into_iter()
+            .find(|finding| finding.as_str() == text)
+    }
+
+    /// Whether `--fix` repairs this finding.
+    pub fn repairable(self) -> bool {
+        !matches!(
+            self,
+            Finding::CorruptClaim | Finding::NoSub | Finding::OrganisationWithoutOwner
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the user pool could not be listed: {0}")]
+    List(#[from] crate::user_pool::UserPoolError),
+    #[error("the table could not be read: {0}")]
+    Read(#[from] crate::store::StoreError),
+    #[error("the checkpoint {path}: {reason}")]
+    Checkpoint { path: String, reason: String },
+}
+
+pub struct Options {
+    pub user_pool_id: String,
+    pub fix: bool,
+    /// ListUsers calls a second.
+    pub list_rate: f64,
+    /// AdminUpdateUserAttributes calls (repairs) a second.
+    pub update_rate: f64,
+    /// Where progress is recorded; an existing checkpoint for the same pool is resumed.
+    pub checkpoint: Option<PathBuf>,
+    /// Stop after this many users, as an interruption would (for testing resumption).
+    pub stop_after: Option<usize>,
+}
+
+/// One finding about one user or organisation, and what `--fix` did about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub finding: Finding,
+    pub user_name: Option<String>,
+    pub sub: Option<String>,
+    pub org: Option<String>,
+    /// None in a dry run or for a finding no fix applies to.
+    pub repaired: Option<bool>,
+}
+
+/// Where the walk is, and what it found so far: the checkpoint's content.
+#[derive(Debug, Default, PartialEq)]
+pub struct Progress {
+    pub user_pool_id: String,
+    /// The ListUsers token of the page being worked on (None: the first page).
+    pub page_token: Option<String>,
+    /// Users of that page already done.
+    pub done_in_page: usize,
+    pub users_seen: usize,
+    pub users_complete: bool,
+    pub records: Vec<Record>,
+}
+
+/// Paces calls to at most `rate` a second.
+pub struct Pace {
+    interval: Duration,
+    next: Instant,
+}
+
+impl Pace {
+    pub fn new(rate: f64) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / rate.max(0.001)),
+            next: Instant::now(),
+        }
+    }
+
+    pub async fn wait(&mut self) {
+        tokio::time::sleep_until(self.next).await;
+        self.next = Instant::now().max(self.next) + self.interval;
+    }
+}
+
+/// What the walk reports as it goes: the command draws a progress bar from it.
+pub trait Observer {
+    fn users_total(&self, _estimate: Option<u64>) {}
+    fn user_done(&self, _progress: &Progress) {}
+    fn phase(&self, _name: &str) {}
+}
+
+pub struct Audit<'a> {
+    provisioner: &'a Provisioner,
+    options: Options,
+    list_pace: Pace,
+    update_pace: Pace,
+}
+
+impl<'a> Audit<'a> {
+    pub fn new(provisioner: &'a Provisioner, options: Options) -> Self {
+        let list_pace = Pace::new(options.list_rate);
+        let update_pace = Pace::new(options.update_rate);
+        Self {
+            provisioner,
+            options,
+            list_pace,
+            update_pace,
+        }
+    }
+
+    /// Runs (or resumes) the audit. Returns the progress, complete unless `stop_after` cut
+    /// it short.
+    pub async fn run(&mut self, observer: &dyn Observer) -> Result<Progress, AuditError> {
+        let mut progress = self.load_checkpoint()?;
+        observer.phase("users");
+        while !progress.users_complete {
+            self.list_pace.wait().await;
+            let page = self
+                .provisioner
+                .user_pool
+                .list_users(&self.options.user_pool_id, progress.page_token.clone())
+                .await?;
+            let todo = &page.users[progress.done_in_page.min(page.users.len())..];
+            let records = self.check_users(todo).await?;
+            for (user, found) in todo.iter().zip(records) {
+                for record in found {
+                    progress.records.push(self.repair(user, record).await);
+                }
+                progress.done_in_page += 1;
+                progress.users_seen += 1;
+                self.save_checkpoint(&progress)?;
+                observer.user_done(&progress);
+                if self.options.stop_after == Some(progress.users_seen) {
+                    return Ok(progress);
+                }
+            }
+            progress.page_token = page.next;
+            progress.done_in_page = 0;
+            progress.users_complete = progress.page_token.is_none();
+            self.save_checkpoint(&progress)?;
+        }
+        observer.phase("organisations");
+        progress
+            .records
+            .retain(|r| r.finding != Finding::OrganisationWithoutOwner);
+        progress
+            .records
+            .extend(self.organisations_without_owner().await?);
+        self.save_checkpoint(&progress)?;
+        Ok(progress)
+    }
+
+    /// The findings for each of these users: their claims and records in two batched reads.
+    async fn check_users(&self, users: &[ListedUser]) -> Result<Vec<Vec<Record>>, AuditError> {
+        let store = &self.provisioner.store;
+        let subs: Vec<_> = users.iter().filter_map(|user| user.sub).collect();
+        let claims = store.claims_of(&subs).await?;
+        let owned: Vec<(OrgId, UserSub)> = subs
+            .iter()
+            .filter_map(|sub| match claims.get(sub) {
+                Some(Ok(org)) => Some((*org, *sub)),
+                _ => None,
+            })
+            .collect();
+        let records: BTreeMap<UserSub, _> = owned
+            .iter()
+            .map(|(_, sub)| *sub)
+            .zip(store.records_of(&owned).await?)
+            .collect();
+
+        Ok(users
+            .iter()
+            .map(|user| {
+                let record = |finding, org: Option<OrgId>| Record {
+                    finding,
+                    user_name: Some(user.user_name.clone()),
+                    sub: user.sub.map(|sub| sub.to_string()),
+                    org: org.map(|org| org.to_string()),
+                    repaired: None,
+                };
+                let Some(sub) = user.sub else {
+                    return vec![record(Finding::NoSub, None)];
+                };
+                let org = match claims.get(&sub) {
+                    None => return vec![record(Finding::NoClaim, None)],
+                    Some(Err(_)) => return vec![record(Finding::CorruptClaim, None)],
+                    Some(Ok(org)) => *org,
+                };
+                let mut found = Vec::new();
+                match user.org_attribute.as_deref() {
+                    None => found.push(record(Finding::AttributeMissing, Some(org))),
+                    Some(value) if value != org.to_string() => {
+                        found.push(record(Finding::AttributeMismatch, Some(org)))
+                    }
+                    Some(_) => {}
+                }
+                if let Some(records) = records.get(&sub) {
+                    if !records.organisation {
+                        found.push(record(Finding::OrganisationMissing, Some(org)));
+                    }
+                    if !records.membership {
+                        found.push(record(Finding::MembershipMissing, Some(org)));
+                    }
+                }
+                found
+            })
+            .collect())
+    }
+
+    /// With `fix`, repairs one finding through the triggers' own code path.
+    async fn repair(&mut self, user: &ListedUser, mut record: Record) -> Record {
+        if !self.options.fix || !record.finding.repairable() {
+            return record;
+        }
+        let (Some(sub), org) = (user.sub, record.org.as_deref().and_then(OrgId::parse)) else {
+            return record;
+        };
+        let subject = User {
+            user_pool_id: self.options.user_pool_id.clone(),
+            user_name: user.user_name.clone(),
+            sub,
+            org_attribute: user.org_attribute.clone(),
+        };
+        let provisioner = self.provisioner;
+        let repaired = match (record.finding, org) {
+            (Finding::NoClaim, _) => {
+                self.update_pace.wait().await;
+                match provisioner.provision(&subject).await {
+                    Ok(provisioned) => {
+                        record.org = Some(provisioned.org.to_string());
+                        Ok(())
+                    }
+                    Err(err) => Err(err.to_string()),
+                }
+            }
+            (Finding::AttributeMissing | Finding::AttributeMismatch, Some(org)) => {
+                self.update_pace.wait().await;
+                provisioner
+                    .set_attribute(&subject, org)
+                    .await
+                    .map_err(|err| err.to_string())
+            }
+            (Finding::OrganisationMissing | Finding::MembershipMissing, Some(org)) => match now() {
+                Ok(created_at) => provisioner
+                    .store
+                    .restore(&NewOrg {
+                        org,
+                        owner: sub,
+                        created_at,
+                    })
+                    .await
+                    .map_err(|err| err.to_string()),
+                Err(err) => Err(err.to_string()),
+            },
+            _ => Err("nothing to repair with".to_owned()),
+        };
+        if let Err(err) = &repaired {
+            tracing::error!(finding = record.finding.as_str(), sub = %sub, error = %err, "repair failed");
+        }
+        record.repaired = Some(repaired.is_ok());
+        record
+    }
+
+    /// Organisations whose creator's claim does not name them (or who have no claim at all).
+    async fn organisations_without_owner(&self) -> Result<Vec<Record>, AuditError> {
+        let store = &self.provisioner.store;
+        let organisations = store.organisations().await?;
+        let owners: Vec<UserSub> = organisations.iter().filter_map(|o| o.owner).collect();
+        let claims = store.claims_of(&owners).await?;
+        Ok(organisations
+            .into_iter()
+            .filter(|o| {
+                let claimed = o.owner.and_then(|sub| claims.get(&sub));
+                !matches!(claimed, Some(Ok(org)) if *org == o.org)
+            })
+            .map(|o| Record {
+                finding: Finding::OrganisationWithoutOwner,
+                user_name: None,
+                sub: o.owner.map(|sub| sub.to_string()),
+                org: Some(o.org.to_string()),
+                repaired: None,
+            })
+            .collect())
+    }
+
+    fn load_checkpoint(&self) -> Result<Progress, AuditError> {
+        let fresh = Progress {
+            user_pool_id: self.options.user_pool_id.clone(),
+            ..Progress::default()
+        };
+        let Some(path) = &self.options.checkpoint else {
+            return Ok(fresh);
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(fresh),
+            Err(err) => return Err(checkpoint_error(path, err.to_string())),
+        };
+        let progress = Progress::from_json(&text)
+            .ok_or_else(|| checkpoint_error(path, "not a checkpoint of this command".into()))?;
+        if progress.user_pool_id != self.options.user_pool_id {
+            return Err(checkpoint_error(path, "it is for another user pool".into()));
+        }
+        Ok(progress)
+    }
+
+    /// Written whole to a temporary file and renamed over the old one, so that a crash
+    /// leaves either checkpoint, never half of one.
+    fn save_checkpoint(&self, progress: &Progress) -> Result<(), AuditError> {
+        let Some(path) = &self.options.checkpoint else {
+            return Ok(());
+        };
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, progress.to_json().to_string())
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .map_err(|err| checkpoint_error(path, err.to_string()))
+    }
+}
+
+fn checkpoint_error(path: &std::path::Path, reason: String) -> AuditError {
+    AuditError::Checkpoint {
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
+impl Record {
+    fn to_json(&self) -> Value {
+        json!({
+            "finding": self.finding.as_str(),
+            "userName": self.user_name,
+            "sub": self.sub,
+            "orgId": self.org,
+            "repaired": self.repaired,
+        })
+    }
+
+    fn from_json(value: &Value) -> Option<Self> {
+        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            finding: Finding::parse(value.get("finding")?.as_str()?)?,
+            user_name: text("userName"),
+            sub: text("sub"),
+            org: text("orgId"),
+            repaired: value.get("repaired").and_then(Value::as_bool),
+        })
+    }
+}
+
+impl Progress {
+    /// The number of each finding, and of those repaired.
+    pub fn counts(&self) -> BTreeMap<Finding, (usize, usize)> {
+        let mut counts: BTreeMap<Finding, (usize, usize)> = BTreeMap::new();
+        for record in &self.records {
+            let count = counts.entry(record.finding).or_default();
+            count.0 += 1;
+            count.1 += usize::from(record.repaired == Some(true));
+        }
+        counts
+    }
+
+    /// The report (and the checkpoint): JSON.
+    pub fn to_json(&self) -> Value {
+        let counts: serde_json::Map<String, Value> = Finding::ALL
+            .into_iter()
+            .map(|finding| {
+                let (found, repaired) = self.counts().get(&finding).copied().unwrap_or_default();
+                (
+                    finding.as_str().to_owned(),
+                    json!({"found": found, "repaired": repaired}),
+                )
+            })
+            .collect();
+        json!({
+            "userPoolId": self.user_pool_id,
+            "pageToken": self.page_token,
+            "doneInPage": self.done_in_page,
+            "usersSeen": self.users_seen,
+            "usersComplete": self.users_complete,
+            "counts": counts,
+            "findings": self.records.iter().map(Record::to_json).collect::<Vec<_>>(),
+        })
+    }
+
+    pub fn from_json(text: &str) -> Option<Self> {
+        let value: Value = serde_json::from_str(text).ok()?;
+        let count = |name: &str| value.get(name).and_then(Value::as_u64).map(|n| n as usize);
+        Some(Self {
+            user_pool_id: value.get("userPoolId")?.as_str()?.to_owned(),
+            page_token: value
+                .get("pageToken")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            done_in_page: count("doneInPage")?,
+            users_seen: count("usersSeen")?,
+            users_complete: value.get("usersComplete")?.as_bool()?,
+            records: value
+                .get("findings")?
+                .as_array()?
+                .iter()
+                .map(Record::from_json)
+                .collect::<Option<_>>()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_survives_its_own_checkpoint() {
+        let progress = Progress {
+            user_pool_id: "pool".into(),
+            page_token: Some("token".into()),
+            done_in_page: 3,
+            users_seen: 63,
+            users_complete: false,
+            records: vec![Record {
+                finding: Finding::AttributeMismatch,
+                user_name: Some("u".into()),
+                sub: Some("s".into()),
+                org: None,
+                repaired: Some(true),
+            }],
+        };
+        let text = progress.to_json().to_string();
+        assert_eq!(Progress::from_json(&text), Some(progress));
+        assert_eq!(Progress::from_json("{}"), None);
+    }
+
+    #[test]
+    fn every_finding_has_a_distinct_name_that_parses_back() {
+        for finding in Finding::ALL {
+            assert_eq!(Finding::parse(finding.as_str()), Some(finding));
+        }
+        let fixable: Vec<_> = Finding::ALL
+            .into_iter()
+            .filter(|f| f.repairable())
+            .collect();
+        assert_eq!(fixable.len(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pace_spaces_calls_at_the_rate() {
+        let mut pace = Pace::new(4.0);
+        let start = Instant::now();
+        for _ in 0..5 {
+            pace.wait().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(1_000));
+    }
+}

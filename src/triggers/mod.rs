@@ -1,0 +1,70 @@
+//! One invocation: check the event, dispatch on its trigger source, answer Cognito.
+//!
+//! | trigger source                   | module              |
+//! |----------------------------------|---------------------|
+//! | `PostConfirmation_ConfirmSignUp` | [`post_confirmation`] |
+//! | `TokenGeneration_*`              | [`pre_token`]       |
+//! | anything else                    | returned unchanged  |
+
+pub mod post_confirmation;
+pub mod pre_token;
+
+use crate::event::{self, EventError, Trigger};
+use crate::provision::Provisioner;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tracing::{error, info};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("malformed event, nothing written: {0}")]
+    Malformed(#[from] EventError),
+    /// Pre token generation only: no organisation could be established or confirmed for a
+    /// user who has none on record, so no token may be issued.
+    #[error("no organisation could be established for the user in time")]
+    NoOrganisation,
+}
+
+/// What Lambda reports, and what Cognito shows the caller ("<trigger> failed with error
+/// <message>"): a type per kind of failure and a short, generic message. The detail (field
+/// names, SDK errors, ids) goes to the log only.
+impl From<TriggerError> for Diagnostic {
+    fn from(err: TriggerError) -> Self {
+        let (error_type, message) = match err {
+            TriggerError::Malformed(_) => ("MalformedEvent", "The request could not be processed."),
+            TriggerError::NoOrganisation => (
+                "OrganisationUnavailable",
+                "Sign-in is temporarily unavailable. Please try again.",
+            ),
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: message.to_owned(),
+        }
+    }
+}
+
+pub async fn handle(
+    event: LambdaEvent<Value>,
+    provisioner: &Provisioner,
+) -> Result<Value, TriggerError> {
+    let payload = event.payload;
+    let org_attribute = provisioner.user_pool.org_attribute();
+    match event::parse(&payload, org_attribute) {
+        Ok(Trigger::ConfirmSignUp(user)) => {
+            Ok(post_confirmation::handle(payload, &user, provisioner).await)
+        }
+        Ok(Trigger::TokenGeneration(user)) => pre_token::handle(payload, &user, provisioner).await,
+        Ok(Trigger::Other(source)) => {
+            info!(outcome = "skipped", trigger_source = %source, "nothing to do for this trigger source");
+            Ok(payload)
+        }
+        Err(err) => {
+            error!(outcome = "rejected", error = %err, "malformed event");
+            Err(err.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

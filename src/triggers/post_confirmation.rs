@@ -1,0 +1,48 @@
+//! PostConfirmation_ConfirmSignUp: give the user their one organisation, and never strand them.
+//!
+//! By the time this runs the user is confirmed, and an error answer is not retried by Cognito
+//! (see `config::HANDLER_DEADLINE`). An error would only fail the caller's ConfirmSignUp call
+//! while changing nothing else. So whatever happens, the answer is the event: when
+//! provisioning cannot finish in its budget the outcome is logged as `deferred`, at error level
+//! for the alarm, and the user's first token provisions them through the same code path.
+
+use crate::config::HANDLER_DEADLINE;
+use crate::event::User;
+use crate::provision::Provisioner;
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+pub async fn handle(payload: Value, user: &User, provisioner: &Provisioner) -> Value {
+    let result = tokio::time::timeout(HANDLER_DEADLINE, provisioner.provision(user)).await;
+    match result {
+        Ok(Ok(provisioned)) => {
+            if let Some(supplied) = &provisioned.replaced_attribute {
+                warn!(
+                    security = true,
+                    sub = %user.sub,
+                    supplied_org = %supplied,
+                    org_id = %provisioned.org,
+                    "the user's attribute named an organisation they do not own; replaced it"
+                );
+            }
+            info!(
+                outcome = provisioned.outcome.as_str(),
+                sub = %user.sub,
+                org_id = %provisioned.org,
+                "user provisioned"
+            );
+        }
+        Ok(Err(err)) => deferred(user, &err.to_string()),
+        Err(_) => deferred(user, &format!("no answer within {HANDLER_DEADLINE:?}")),
+    }
+    payload
+}
+
+fn deferred(user: &User, reason: &str) {
+    error!(
+        outcome = "deferred",
+        sub = %user.sub,
+        error = reason,
+        "provisioning deferred to the user's first token"
+    );
+}

@@ -1,0 +1,138 @@
+//! TokenGeneration_* (pre token generation, event V1_0): the organisation in every ID token is
+//! the table's, and the user pool is healed on the way.
+//!
+//! This is the one trigger that sees every user who signs in, including users made with
+//! AdminCreateUser, imported users, and users whose PostConfirmation was deferred or failed.
+//!
+//! | what the table says                  | the token carries | also                                  | outcome      |
+//! |--------------------------------------|-------------------|---------------------------------------|--------------|
+//! | a claim equal to the attribute       | the attribute     | nothing (one consistent read)         | `verified`   |
+//! | a claim, attribute differs or absent | the claim's org   | attribute repaired; differing: `WARN` | `repaired`   |
+//! | no claim                             | a new org         | provisioned as on sign-up             | `minted`     |
+//! | unreadable in time, attribute set    | the attribute     | nothing                               | `unverified` |
+//! | unreadable, or no claim and no org could be recorded, and no attribute to fall back on | no token: a generic error | | `refused` |
+//!
+//! An attribute with no claim behind it is never used, even when the table is down for
+//! writes: it may have been written by someone other than this function.
+//! Only `claimsOverrideDetails.claimsToAddOrOverride` is touched (custom attributes are not
+//! among the claims Cognito refuses to override: developer guide, "Pre token generation
+//! Lambda trigger"). Where Cognito sent no `claimsOverrideDetails`, the new one copies the
+//! request's `groupConfiguration` into `groupOverrideDetails`, which the guide says keeps the
+//! user's groups as they are; an absent one might suppress them.
+
+use crate::config::HANDLER_DEADLINE;
+use crate::event::User;
+use crate::ids::OrgId;
+use crate::provision::{Outcome, Provisioner};
+use crate::triggers::TriggerError;
+use serde_json::{Map, Value};
+use tokio::time::{Instant, timeout_at};
+use tracing::{error, info, warn};
+
+pub async fn handle(
+    payload: Value,
+    user: &User,
+    provisioner: &Provisioner,
+) -> Result<Value, TriggerError> {
+    let deadline = Instant::now() + HANDLER_DEADLINE;
+    let attribute = user.org_attribute.as_deref();
+    let claimed = timeout_at(deadline, provisioner.store.claimed_org(user.sub)).await;
+    let (org, outcome) = match claimed {
+        Ok(Ok(Some(org))) if attribute == Some(org.to_string().as_str()) => {
+            info!(outcome = "verified", sub = %user.sub, org_id = %org, "token carries the claimed organisation");
+            return Ok(payload);
+        }
+        Ok(Ok(Some(org))) => (org, "repaired"),
+        Ok(Ok(None)) => match timeout_at(deadline, provisioner.mint(user.sub)).await {
+            Ok(Ok((org, Outcome::Minted))) => (org, "minted"),
+            // Another attempt for this user recorded one first.
+            Ok(Ok((org, _))) => (org, "repaired"),
+            Ok(Err(err)) => return refused(user, &err.to_string()),
+            Err(_) => return refused(user, "recording an organisation took too long"),
+        },
+        Ok(Err(err)) => return unverified(payload, user, &err.to_string()),
+        Err(_) => return unverified(payload, user, "reading the claim took too long"),
+    };
+
+    if let Some(supplied) = attribute {
+        warn!(
+            security = true,
+            sub = %user.sub,
+            supplied_org = %supplied,
+            org_id = %org,
+            "the user's attribute named an organisation they do not own; the token carries their own"
+        );
+    }
+    // Best effort: the token is right whether or not this lands, and the next token retries it.
+    let attribute_update = match timeout_at(deadline, provisioner.set_attribute(user, org)).await {
+        Ok(Ok(())) => "updated",
+        Ok(Err(err)) => {
+            warn!(sub = %user.sub, error = %err, "attribute repair deferred to the next token");
+            "deferred"
+        }
+        Err(_) => "deferred",
+    };
+    info!(
+        outcome,
+        sub = %user.sub,
+        org_id = %org,
+        attribute = attribute_update,
+        "token carries the claimed organisation"
+    );
+    Ok(with_org_claim(
+        payload,
+        provisioner.user_pool.org_attribute(),
+        org,
+    ))
+}
+
+/// The table could not be read in time: sign-in of a provisioned user must not depend on it.
+fn unverified(payload: Value, user: &User, reason: &str) -> Result<Value, TriggerError> {
+    match user.org_attribute.as_deref().and_then(OrgId::parse) {
+        Some(org) => {
+            warn!(outcome = "unverified", sub = %user.sub, org_id = %org, error = reason,
+                  "claim unreadable; the token carries the attribute");
+            Ok(payload)
+        }
+        None => refused(user, reason),
+    }
+}
+
+fn refused(user: &User, reason: &str) -> Result<Value, TriggerError> {
+    error!(outcome = "refused", sub = %user.sub, error = reason, "no organisation for the token");
+    Err(TriggerError::NoOrganisation)
+}
+
+/// The event with `name` = `org` added to the claims to add or override, and nothing else
+/// changed (but for the group configuration carried over where the response had none).
+fn with_org_claim(mut payload: Value, name: &str, org: OrgId) -> Value {
+    let groups = payload
+        .pointer("/request/groupConfiguration")
+        .filter(|groups| groups.is_object())
+        .cloned();
+    let Some(response) = payload.get_mut("response").and_then(Value::as_object_mut) else {
+        return payload; // the contract check guarantees an object
+    };
+    let details = response
+        .entry("claimsOverrideDetails")
+        .or_insert(Value::Null);
+    if details.is_null() {
+        let mut created = Map::new();
+        if let Some(groups) = groups {
+            created.insert("groupOverrideDetails".to_owned(), groups);
+        }
+        *details = Value::Object(created);
+    }
+    if let Some(details) = details.as_object_mut() {
+        let claims = details
+            .entry("claimsToAddOrOverride")
+            .or_insert(Value::Null);
+        if claims.is_null() {
+            *claims = Value::Object(Map::new());
+        }
+        if let Some(claims) = claims.as_object_mut() {
+            claims.insert(name.to_owned(), Value::String(org.to_string()));
+        }
+    }
+    payload
+}
