@@ -1,12 +1,12 @@
-//! `make invoke`: sends each sample event in events/ to the function with `cargo lambda invoke`,
-//! after pointing it at a real user in the local pool (the files' ids are placeholders), and
-//! prints what the function answered and what the user's custom:org became.
+//! `make invoke`: sends each sample event in events/ to the function through the Lambda invoke
+//! API, as Cognito would, after pointing it at a real user in the local pool (the files' ids are
+//! placeholders), and prints what the function answered and what the user's custom:org became.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use serde_json::Value;
-use support::LocalAws;
+use support::{Invoked, LocalAws};
 
 #[tokio::main]
 async fn main() {
@@ -30,18 +30,37 @@ async fn main() {
         event["userName"] = sub.clone().into();
         event["request"]["userAttributes"]["sub"] = sub.clone().into();
 
-        let answer = aws.invoke(&event.to_string());
+        let answer = aws.invoke(&event);
         let org = aws.org_of(&pool, &sub).await;
         println!("{}", path.display());
         match answer {
-            Ok(returned) if returned == event => println!("  answer:     the event, unchanged"),
-            Ok(_) => {
-                failed = true;
-                println!("  answer:     a CHANGED event")
+            Invoked::Answer(returned) if returned == event => {
+                println!("  answer:     the event, unchanged")
             }
-            Err(err) => {
+            Invoked::Answer(returned) => {
+                let token = &returned["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"];
+                let mut rest = returned.clone();
+                rest["response"] = event["response"].clone();
+                if rest == event && token["custom:org"].is_string() {
+                    println!(
+                        "  answer:     the event, the token to carry custom:org = {}",
+                        token["custom:org"]
+                    );
+                } else {
+                    failed = true;
+                    println!("  answer:     a CHANGED event");
+                }
+            }
+            Invoked::Error {
+                error_type,
+                message,
+            } => {
                 failed = true;
-                println!("  answer:     error: {}", err.trim())
+                println!("  answer:     error {error_type}: {message}")
+            }
+            Invoked::NoAnswer => {
+                failed = true;
+                println!("  answer:     none within Cognito's 5 s")
             }
         }
         println!("  custom:org: {}", org.as_deref().unwrap_or("(not set)"));

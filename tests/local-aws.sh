@@ -4,20 +4,35 @@
 # failure and on Ctrl-C.
 #
 #   moto             DynamoDB
-#   cognito-local    the user pool; it invokes the PostConfirmation trigger
+#   cognito-local    the user pool; it invokes both triggers (PostConfirmation and pre token
+#                    generation) through the Lambda invoke API
 #   cargo lambda     `watch` serves the Lambda runtime and invoke APIs
+#   fault proxy      tests/faults/proxy.py, between the function and the stand-ins
 #   bootstrap        the function itself: the Lambda artifact that `make build` and `sam build`
-#                    produce, so that the tests run exactly what is deployed
+#                    produce ($LAMBDA_ARTIFACT, from the Makefile), so that the tests run exactly
+#                    what is deployed; restarted if it dies, as Lambda starts a new environment
 #
-# Usage: tests/local-aws.sh COMMAND [ARG...]   (make test / make demo / make invoke call it,
-# after `make build`)
+# The command gets, besides dummy credentials and a region (AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_REGION):
+#   AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER   the stand-ins
+#   TABLE_NAME          the tenant table (created by the command, as the template declares it)
+#   LOCAL_LAMBDA_URL    the invoke API: POST $LOCAL_LAMBDA_URL/2015-03-31/functions/_/invocations
+#   LOCAL_FUNCTION_LOG  the function's JSON log lines
+#   LOCAL_FAULT_PROXY   the fault proxy's control API (see tests/faults/proxy.py)
+#
+# Usage: LAMBDA_ARTIFACT=path/to/bootstrap tests/local-aws.sh COMMAND [ARG...]
+# (make test, make demo, make invoke and make bench call it, after make build)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$root/.venv/bin:$root/node_modules/.bin:$PATH"
 # With --only-lambda-apis, watch routes every invocation to the one function named "_".
 function_name=_
-artifact="$root/target/lambda/provision-tenant/bootstrap"
+artifact=${LAMBDA_ARTIFACT:?set LAMBDA_ARTIFACT to the function bootstrap (the Makefile does)}
+if [ ! -x "$artifact" ]; then
+  echo "local-aws: $artifact is missing: run make build" >&2
+  exit 1
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/local-aws.XXXXXX")
 groups=()
 
@@ -52,7 +67,7 @@ free_port() {
 start() {
   local name=$1 dir=$2
   shift 2
-  (cd "$dir" && exec setsid "$@") >"$work/$name.log" 2>&1 &
+  (cd "$dir" && exec setsid "$@") >>"$work/$name.log" 2>&1 &
   groups+=("$!")
 }
 
@@ -79,37 +94,50 @@ mkdir -p "$work/cognito/.cognito"
 cat >"$work/cognito/.cognito/config.json" <<JSON
 {
   "LambdaClient": {"endpoint": "http://127.0.0.1:$lambda_port", "region": "us-east-1",
-                   "credentials": {"accessKeyId": "local", "secretAccessKey": "local"}},
-  "TriggerFunctions": {"PostConfirmation": "$function_name"}
+                   "credentials": {"accessKeyId": "local", "secretAccessKey": "local"},
+                   "httpOptions": {"timeout": 5000}, "maxRetries": 0},
+  "TriggerFunctions": {"PostConfirmation": "$function_name", "PreTokenGeneration": "$function_name"}
 }
 JSON
 HOST=127.0.0.1 PORT=$cognito_port CODE=123456 start cognito-local "$work/cognito" cognito-local
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
-export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$moto_port"
-export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="http://127.0.0.1:$cognito_port"
 export TABLE_NAME="${TABLE_NAME:-tenants}"
+moto_url="http://127.0.0.1:$moto_port"
+cognito_url="http://127.0.0.1:$cognito_port"
 
-if [ ! -x "$artifact" ]; then
-  echo "local-aws: $artifact is missing: run make build" >&2
-  exit 1
-fi
+proxy_port=$(free_port)
+start fault-proxy "$work" python3 "$root/tests/faults/proxy.py" "$proxy_port" "$moto_url" "$cognito_url"
+
 start lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$lambda_port"
 wait_for "cargo lambda watch" 30 listening "$lambda_port"
-# The environment Lambda gives a function, as far as this one reads it.
-AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
-  AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_FORMAT=JSON \
-  start function "$root" "$artifact"
-
+# The environment Lambda gives a function, as far as this one reads it; its AWS calls go
+# through the fault proxy. Several instances poll for invocations, as Lambda runs several
+# execution environments at once, and one that dies is started again, as Lambda would.
+instances=${LOCAL_FUNCTION_INSTANCES:-4}
+for instance in $(seq "$instances"); do
+  AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
+    AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_FORMAT=JSON \
+    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$proxy_port" \
+    AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="http://127.0.0.1:$proxy_port" \
+    start function "$root" bash -c 'while :; do "$0"; done' "$artifact"
+done
 wait_for "moto (DynamoDB)" 30 listening "$moto_port"
 wait_for "cognito-local" 30 listening "$cognito_port"
+wait_for "the fault proxy" 30 listening "$proxy_port"
 # The function is up once it answers an invocation; a password-reset event writes nothing.
-wait_for "the function" 30 \
-  cargo lambda invoke "$function_name" -A 127.0.0.1 -P "$lambda_port" \
-  --data-file "$root/events/confirm-forgot-password.json"
+invoke_url="http://127.0.0.1:$lambda_port/2015-03-31/functions/$function_name/invocations"
+wait_for "the function" 30 python3 -c '
+import sys, urllib.request
+with open(sys.argv[2], "rb") as f:
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=f.read()), timeout=5).read()
+' "$invoke_url" "$root/events/post-confirmation-forgot-password.json"
 
-export LOCAL_LAMBDA_PORT=$lambda_port
-export LOCAL_FUNCTION_NAME=$function_name
+export AWS_ENDPOINT_URL_DYNAMODB=$moto_url
+export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=$cognito_url
+export LOCAL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
+export LOCAL_FAULT_PROXY="http://127.0.0.1:$proxy_port"
+# One log for all instances, as CloudWatch Logs gathers them.
 export LOCAL_FUNCTION_LOG="$work/function.log"
 # The command gets a process group of its own too, and the script waits for it: a signal to
 # the script then stops everything at once instead of after the command ends.

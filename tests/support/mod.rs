@@ -1,11 +1,11 @@
-//! Talking to the local stand-ins that `tests/local-aws.sh` starts: shared by the
-//! integration tests and by the demo (examples/), which include this file.
+//! Talking to the local stand-ins that `tests/local-aws.sh` starts: shared by the integration
+//! tests and by the examples (demo, invoke, bench), which include this file.
 #![allow(dead_code)] // each includer uses a different part
 
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeType, AuthFlowType, ExplicitAuthFlowsType, SchemaAttributeType,
-    StringAttributeConstraintsType, UsernameAttributeType,
+    AttributeType, AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType, MessageActionType,
+    SchemaAttributeType, StringAttributeConstraintsType, UsernameAttributeType,
 };
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::types::{
@@ -15,12 +15,22 @@ use aws_sdk_dynamodb::types::{
 use base64::Engine;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::process::Command;
+use std::time::Duration;
 
 pub const PASSWORD: &str = "Correct-Horse-42";
 /// cognito-local sends this code for every confirmation (CODE in tests/local-aws.sh).
 pub const CODE: &str = "123456";
 pub const ORG_ATTRIBUTE: &str = "custom:org";
+/// Cognito waits this long for a trigger; so does an invoke here.
+pub const COGNITO_WAIT: Duration = Duration::from_secs(5);
+
+/// The operations the function calls, by their X-Amz-Target: what a fault is armed for.
+pub const CLAIM_READ: &str = "DynamoDB_20120810.GetItem";
+pub const TRANSACTION: &str = "DynamoDB_20120810.TransactWriteItems";
+pub const ATTRIBUTE_UPDATE: &str = "AWSCognitoIdentityProviderService.AdminUpdateUserAttributes";
+
+/// The sample sign-up confirmation, the one source of its shape (also used by unit tests).
+const SIGN_UP_EVENT: &str = include_str!("../../events/post-confirmation-sign-up.json");
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -28,9 +38,9 @@ pub struct LocalAws {
     pub cognito: CognitoClient,
     pub dynamo: DynamoClient,
     pub table: String,
-    lambda_port: String,
-    function_name: String,
+    lambda_url: String,
     function_log: String,
+    fault_proxy: String,
 }
 
 pub struct Pool {
@@ -38,10 +48,40 @@ pub struct Pool {
     pub client_id: String,
 }
 
+/// What an invocation of the function got back, as Cognito sees it.
+#[derive(Debug, PartialEq)]
+pub enum Invoked {
+    Answer(Value),
+    Error {
+        error_type: String,
+        message: String,
+    },
+    /// Nothing within Cognito's 5 s: where Cognito would try again.
+    NoAnswer,
+}
+
+/// One fault at the proxy between the function and the stand-ins (tests/faults/proxy.py).
+pub struct Fault<'a> {
+    pub operation: &'a str,
+    /// `5xx`, `throttle`, `slow`, `reset`, `lost` or `kill`.
+    pub kind: &'a str,
+    /// Only requests that mention this (a user's sub).
+    pub only_for: &'a str,
+    pub times: u32,
+}
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run this through tests/local-aws.sh (make test / make demo)")
     })
+}
+
+fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(COGNITO_WAIT))
+        .build()
+        .into()
 }
 
 impl LocalAws {
@@ -52,9 +92,9 @@ impl LocalAws {
             cognito: CognitoClient::new(&sdk),
             dynamo: DynamoClient::new(&sdk),
             table: env("TABLE_NAME"),
-            lambda_port: env("LOCAL_LAMBDA_PORT"),
-            function_name: env("LOCAL_FUNCTION_NAME"),
+            lambda_url: env("LOCAL_LAMBDA_URL"),
             function_log: env("LOCAL_FUNCTION_LOG"),
+            fault_proxy: env("LOCAL_FAULT_PROXY"),
         };
         local.ensure_table().await;
         local
@@ -179,6 +219,91 @@ impl LocalAws {
         sub
     }
 
+    /// AdminCreateUser, as an administrator or an import would: PostConfirmation never fires
+    /// for this user. The user has a temporary password. Returns the user's sub.
+    pub async fn admin_create_user(&self, pool: &Pool, email: &str) -> String {
+        let user = self
+            .cognito
+            .admin_create_user()
+            .user_pool_id(&pool.id)
+            .username(email)
+            .temporary_password("Temporary-Horse-1")
+            .message_action(MessageActionType::Suppress)
+            .user_attributes(attribute("email", email))
+            .send()
+            .await
+            .expect("AdminCreateUser")
+            .user
+            .expect("the created user");
+        user.attributes()
+            .iter()
+            .find(|a| a.name() == "sub")
+            .and_then(|a| a.value())
+            .expect("a sub")
+            .to_owned()
+    }
+
+    /// The first sign-in of an admin-created user: the temporary password, then the
+    /// NEW_PASSWORD_REQUIRED challenge answered with PASSWORD. Returns the ID token's claims.
+    pub async fn first_sign_in(&self, pool: &Pool, email: &str) -> Result<Value, String> {
+        let started = self
+            .cognito
+            .initiate_auth()
+            .client_id(&pool.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", "Temporary-Horse-1")
+            .send()
+            .await
+            .map_err(|err| format!("{:?}", err.into_service_error()))?;
+        assert_eq!(
+            started.challenge_name(),
+            Some(&ChallengeNameType::NewPasswordRequired)
+        );
+        let answered = self
+            .cognito
+            .respond_to_auth_challenge()
+            .client_id(&pool.client_id)
+            .challenge_name(ChallengeNameType::NewPasswordRequired)
+            .set_session(started.session().map(str::to_owned))
+            .challenge_responses("USERNAME", email)
+            .challenge_responses("NEW_PASSWORD", PASSWORD)
+            .send()
+            .await
+            .map_err(|err| format!("{:?}", err.into_service_error()))?;
+        let token = answered
+            .authentication_result()
+            .and_then(|result| result.id_token())
+            .ok_or("no ID token")?;
+        Ok(claims_of(token))
+    }
+
+    /// A USER_PASSWORD_AUTH sign-in: the ID token's claims, or the error Cognito gave.
+    pub async fn sign_in(&self, pool: &Pool, email: &str, password: &str) -> Result<Value, String> {
+        let auth = self
+            .cognito
+            .initiate_auth()
+            .client_id(&pool.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .map_err(|err| format!("{:?}", err.into_service_error()))?;
+        let token = auth
+            .authentication_result()
+            .and_then(|result| result.id_token())
+            .ok_or("no ID token")?;
+        Ok(claims_of(token))
+    }
+
+    /// The claims of the ID token from a sign-in that must succeed.
+    pub async fn id_token_claims(&self, pool: &Pool, email: &str, password: &str) -> Value {
+        self.sign_in(pool, email, password)
+            .await
+            .unwrap_or_else(|err| panic!("InitiateAuth: {err}"))
+    }
+
     /// The user's attributes as AdminGetUser reports them.
     pub async fn user_attributes(&self, pool: &Pool, user_name: &str) -> HashMap<String, String> {
         self.cognito
@@ -203,26 +328,6 @@ impl LocalAws {
         self.user_attributes(pool, user_name)
             .await
             .remove(ORG_ATTRIBUTE)
-    }
-
-    /// The claims of the ID token from a USER_PASSWORD_AUTH sign-in.
-    pub async fn id_token_claims(&self, pool: &Pool, email: &str, password: &str) -> Value {
-        let auth = self
-            .cognito
-            .initiate_auth()
-            .client_id(&pool.client_id)
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", email)
-            .auth_parameters("PASSWORD", password)
-            .send()
-            .await
-            .expect("InitiateAuth");
-        let token = auth.authentication_result().unwrap().id_token().unwrap();
-        let payload = token.split('.').nth(1).expect("a JWT has three parts");
-        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .expect("JWT payload is base64url");
-        serde_json::from_slice(&json).expect("JWT payload is JSON")
     }
 
     /// Every item in one organisation's partition.
@@ -255,41 +360,89 @@ impl LocalAws {
 
     /// Every item anywhere in the table that names this user: what "exactly once" counts.
     pub async fn items_of_user(&self, sub: &str) -> Vec<Item> {
-        self.dynamo
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("createdBy = :sub OR #sub = :sub")
-            .expression_attribute_names("#sub", "sub")
-            .expression_attribute_values(":sub", AttributeValue::S(sub.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("Scan")
-            .items
-            .unwrap_or_default()
-    }
-
-    /// Sends an event straight to the function, as Cognito does when it retries.
-    /// Ok is the function's answer; Err is what `cargo lambda invoke` printed.
-    pub fn invoke(&self, payload: &str) -> Result<Value, String> {
-        let output = Command::new("cargo")
-            .args(["lambda", "invoke", &self.function_name])
-            .args(["-A", "127.0.0.1", "-P", &self.lambda_port])
-            .args(["--output-format", "json", "--data-ascii", payload])
-            .output()
-            .expect("running cargo lambda invoke");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        if output.status.success() {
-            serde_json::from_str(&stdout).map_err(|err| format!("{err}: {stdout}"))
-        } else {
-            Err(format!(
-                "{stdout}{}",
-                String::from_utf8_lossy(&output.stderr)
-            ))
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .dynamo
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("createdBy = :sub OR #sub = :sub")
+                .expression_attribute_names("#sub", "sub")
+                .expression_attribute_values(":sub", AttributeValue::S(sub.into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("Scan");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
         }
     }
 
-    /// The function's JSON log lines so far.
+    /// Sends an event to the function through the Lambda invoke API, as Cognito does, and
+    /// waits as long as Cognito would.
+    pub fn invoke(&self, payload: &Value) -> Invoked {
+        let url = format!("{}/2015-03-31/functions/_/invocations", self.lambda_url);
+        let response = match http().post(&url).send(payload.to_string()) {
+            Ok(response) => response,
+            Err(ureq::Error::Timeout(_)) => return Invoked::NoAnswer,
+            Err(err) => panic!("invoking the function: {err}"),
+        };
+        let status = response.status();
+        let body: Value = match response.into_body().read_json() {
+            Ok(body) => body,
+            Err(ureq::Error::Timeout(_)) => return Invoked::NoAnswer,
+            Err(err) => panic!("reading the function's answer: {err}"),
+        };
+        if status.is_success() {
+            Invoked::Answer(body)
+        } else {
+            Invoked::Error {
+                error_type: body["errorType"].as_str().unwrap_or_default().to_owned(),
+                message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
+            }
+        }
+    }
+
+    /// Arms a fault at the proxy between the function and the stand-ins.
+    pub fn arm(&self, fault: Fault) {
+        let body = json!({
+            "operation": fault.operation,
+            "fault": fault.kind,
+            "match": fault.only_for,
+            "times": fault.times,
+        });
+        let response = http()
+            .post(format!("{}/__faults", self.fault_proxy))
+            .send(body.to_string())
+            .expect("arming a fault");
+        assert!(response.status().is_success(), "the proxy refused {body}");
+    }
+
+    /// Throttles an operation past `per_second` requests, as a Cognito quota does (0 lifts it).
+    pub fn quota(&self, operation: &str, per_second: u32) {
+        let body = json!({"operation": operation, "per_second": per_second});
+        http()
+            .post(format!("{}/__quota", self.fault_proxy))
+            .send(body.to_string())
+            .expect("setting a quota");
+    }
+
+    /// How many requests each quota turned away.
+    pub fn throttled(&self) -> Value {
+        let mut response = http()
+            .get(format!("{}/__faults", self.fault_proxy))
+            .call()
+            .expect("reading the proxy's state");
+        let state: Value = response.body_mut().read_json().expect("JSON");
+        state["quotas"].clone()
+    }
+
+    /// The function's JSON log lines so far (every instance's).
     pub fn function_log(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.function_log)
             .expect("reading the function log")
@@ -305,6 +458,14 @@ impl LocalAws {
             .filter(|line| line["fields"]["sub"] == sub)
             .collect()
     }
+
+    /// The outcomes the function logged for one user, in order.
+    pub fn outcomes_of(&self, sub: &str) -> Vec<String> {
+        self.function_log_of(sub)
+            .iter()
+            .filter_map(|line| line["fields"]["outcome"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 fn attribute(name: &str, value: &str) -> AttributeType {
@@ -315,23 +476,27 @@ fn attribute(name: &str, value: &str) -> AttributeType {
         .unwrap()
 }
 
-/// The event Cognito sends when this user confirms sign-up.
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("JWT payload is base64url");
+    serde_json::from_slice(&json).expect("JWT payload is JSON")
+}
+
+/// The event Cognito sends when this user confirms sign-up: events/post-confirmation-sign-up.json
+/// pointed at a real user.
 pub fn confirm_sign_up_event(
     pool: &Pool,
     user_name: &str,
     attributes: &HashMap<String, String>,
-) -> String {
-    json!({
-        "version": "1",
-        "region": "us-east-1",
-        "userPoolId": pool.id,
-        "userName": user_name,
-        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": pool.client_id},
-        "triggerSource": "PostConfirmation_ConfirmSignUp",
-        "request": {"userAttributes": attributes},
-        "response": {}
-    })
-    .to_string()
+) -> Value {
+    let mut event: Value = serde_json::from_str(SIGN_UP_EVENT).expect("the sample event is JSON");
+    event["userPoolId"] = pool.id.clone().into();
+    event["userName"] = user_name.into();
+    event["callerContext"]["clientId"] = pool.client_id.clone().into();
+    event["request"]["userAttributes"] = json!(attributes);
+    event
 }
 
 pub fn text<'a>(item: &'a Item, name: &str) -> &'a str {

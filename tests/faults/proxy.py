@@ -1,0 +1,242 @@
+"""A fault-injecting HTTP proxy between the function and the local stand-ins.
+
+The function's DynamoDB and Cognito endpoints point here (tests/local-aws.sh); requests go on
+to moto or cognito-local by their X-Amz-Target prefix. Tests arm faults over a small control
+API, each fault for one operation, optionally only for requests whose body contains a string
+(a user's sub), so that tests running at once do not hit each other's faults:
+
+    POST   /__faults   {"operation": "DynamoDB_20120810.TransactWriteItems", "fault": "lost",
+                        "match": "<sub>", "times": 1}
+    GET    /__faults   the armed faults, with how often each fired
+    DELETE /__faults   disarm all
+    POST   /__quota    {"operation": "...", "per_second": 25}  throttle past a request rate
+                       (Cognito's quotas are per account and operation category); per_second 0 lifts it
+
+Faults, each as it happens on AWS:
+    5xx        answer 500 with a service error body, forwarding nothing
+    throttle   answer 400 ThrottlingException (DynamoDB) or TooManyRequestsException (Cognito)
+    slow       hold the request for `seconds` (default 2: past the SDK's 800 ms attempt time-out),
+               then forward it (the client has given up by then: the write may still happen)
+    reset      close the connection without an answer, forwarding nothing
+    lost       forward the request (the write happens), then close the connection: the answer is lost
+    kill       SIGKILL the process that sent the request (the function instance, found by its
+               socket) while holding it, then close the connection: a crash at exactly this call
+
+Usage: python3 proxy.py PORT DYNAMODB_URL COGNITO_URL
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse
+
+LOCK = threading.Lock()
+FAULTS = []  # dicts: operation, fault, match, times (remaining; None = always), fired, seconds
+QUOTAS = {}  # operation -> {"per_second": n, "window": second, "count": n}
+
+ERRORS = {
+    "DynamoDB": ("com.amazonaws.dynamodb.v20120810#ThrottlingException", "Rate exceeded"),
+    "AWSCognitoIdentityProviderService": ("TooManyRequestsException", "Too many requests"),
+}
+
+
+def upstream_for(operation):
+    service = operation.split(".", 1)[0]
+    if service.startswith("DynamoDB"):
+        return UPSTREAMS["dynamodb"]
+    if service == "AWSCognitoIdentityProviderService":
+        return UPSTREAMS["cognito"]
+    return None
+
+
+def take_fault(operation, body):
+    with LOCK:
+        for fault in FAULTS:
+            if fault["operation"] != operation:
+                continue
+            if fault.get("match") and fault["match"] not in body:
+                continue
+            if fault["times"] is not None and fault["times"] <= 0:
+                continue
+            if fault["times"] is not None:
+                fault["times"] -= 1
+            fault["fired"] += 1
+            return dict(fault)
+    return None
+
+
+def over_quota(operation):
+    with LOCK:
+        quota = QUOTAS.get(operation)
+        if not quota or quota["per_second"] <= 0:
+            return False
+        now = int(time.monotonic())
+        if quota["window"] != now:
+            quota["window"], quota["count"] = now, 0
+        quota["count"] += 1
+        if quota["count"] > quota["per_second"]:
+            quota["throttled"] += 1
+            return True
+        return False
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def reply(self, status, payload, content_type="application/json"):
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def drop(self):
+        """Closes the connection with a reset, answering nothing."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------ control API
+    def do_GET(self):
+        if self.path == "/__faults":
+            with LOCK:
+                self.reply(200, {"faults": FAULTS, "quotas": QUOTAS})
+        else:
+            self.reply(404, {"message": "unknown path"})
+
+    def do_DELETE(self):
+        if self.path == "/__faults":
+            with LOCK:
+                FAULTS.clear()
+                QUOTAS.clear()
+            self.reply(200, {})
+        else:
+            self.reply(404, {"message": "unknown path"})
+
+    def do_POST(self):
+        body = self.body()
+        if self.path == "/__faults":
+            fault = json.loads(body)
+            fault.setdefault("times", 1)
+            fault.setdefault("match", None)
+            fault["fired"] = 0
+            if fault["fault"] not in ("5xx", "throttle", "slow", "reset", "lost", "kill"):
+                self.reply(400, {"message": f"unknown fault {fault['fault']}"})
+                return
+            with LOCK:
+                FAULTS.append(fault)
+            self.reply(200, fault)
+            return
+        if self.path == "/__quota":
+            quota = json.loads(body)
+            with LOCK:
+                QUOTAS[quota["operation"]] = {
+                    "per_second": quota["per_second"], "window": -1, "count": 0, "throttled": 0,
+                }
+            self.reply(200, quota)
+            return
+        self.proxy(body)
+
+    # ------------------------------------------------------------ the proxy itself
+    def proxy(self, body):
+        operation = self.headers.get("X-Amz-Target", "")
+        upstream = upstream_for(operation)
+        if upstream is None:
+            self.reply(400, {"message": f"no upstream for {operation!r}"})
+            return
+        service = operation.split(".", 1)[0]
+        error_type, message = ERRORS["DynamoDB" if service.startswith("DynamoDB") else service]
+        if over_quota(operation):
+            self.reply(400, {"__type": error_type, "message": message}, "application/x-amz-json-1.0")
+            return
+        fault = take_fault(operation, body.decode("utf-8", "replace"))
+        kind = fault["fault"] if fault else None
+        if kind == "5xx":
+            self.reply(500, {"__type": "InternalServerError", "message": "injected"})
+            return
+        if kind == "throttle":
+            self.reply(400, {"__type": error_type, "message": message}, "application/x-amz-json-1.0")
+            return
+        if kind == "reset":
+            self.drop()
+            return
+        if kind == "kill":
+            kill_sender(self.client_address[1], self.server.server_address[1])
+            self.drop()
+            return
+        if kind == "slow":
+            time.sleep(float(fault.get("seconds", 2)))
+        status, headers, data = forward(upstream, self.command, self.path, self.headers, body)
+        if kind == "lost":
+            self.drop()
+            return
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client gave up (a slow fault): what it missed is what the test is about
+
+
+def forward(upstream, method, path, headers, body):
+    connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+    try:
+        forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
+        forwarded["Host"] = upstream.netloc
+        connection.request(method, path, body=body, headers=forwarded)
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def kill_sender(client_port, server_port):
+    """SIGKILLs the process owning the client end of a loopback connection to this proxy."""
+    inode = None
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].split(":")[1], 16)
+            remote_port = int(fields[2].split(":")[1], 16)
+            if local_port == client_port and remote_port == server_port:
+                inode = fields[9]
+    target = f"socket:[{inode}]"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if inode and os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    os.kill(int(pid), signal.SIGKILL)
+                    return
+        except OSError:
+            continue
+    print(f"fault proxy: no process owns port {client_port}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    port, dynamodb, cognito = sys.argv[1:4]
+    UPSTREAMS = {"dynamodb": urlparse(dynamodb), "cognito": urlparse(cognito)}
+    server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
