@@ -15,6 +15,7 @@
 # The command gets, besides dummy credentials and a region (AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, AWS_REGION):
 #   AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER   the stand-ins
+#                       (DynamoDB through the proxy's fault-free port, which serialises moto)
 #   TABLE_NAME          the tenant table (created by the command, as the template declares it)
 #   LOCAL_LAMBDA_URL    the invoke API: POST $LOCAL_LAMBDA_URL/2015-03-31/functions/_/invocations
 #   LOCAL_FUNCTION_LOG  the function's JSON log lines
@@ -107,7 +108,9 @@ moto_url="http://127.0.0.1:$moto_port"
 cognito_url="http://127.0.0.1:$cognito_port"
 
 proxy_port=$(free_port)
-start fault-proxy "$work" python3 "$root/tests/faults/proxy.py" "$proxy_port" "$moto_url" "$cognito_url"
+clean_port=$(free_port)
+start fault-proxy "$work" python3 "$root/tests/faults/proxy.py" "$proxy_port" "$clean_port" \
+  "$moto_url" "$cognito_url"
 
 start lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$lambda_port"
 wait_for "cargo lambda watch" 30 listening "$lambda_port"
@@ -125,6 +128,7 @@ done
 wait_for "moto (DynamoDB)" 30 listening "$moto_port"
 wait_for "cognito-local" 30 listening "$cognito_port"
 wait_for "the fault proxy" 30 listening "$proxy_port"
+wait_for "the fault proxy's clean port" 30 listening "$clean_port"
 # The function is up once it answers an invocation; a password-reset event writes nothing.
 invoke_url="http://127.0.0.1:$lambda_port/2015-03-31/functions/$function_name/invocations"
 wait_for "the function" 30 python3 -c '
@@ -133,7 +137,8 @@ with open(sys.argv[2], "rb") as f:
     urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=f.read()), timeout=5).read()
 ' "$invoke_url" "$root/events/post-confirmation-forgot-password.json"
 
-export AWS_ENDPOINT_URL_DYNAMODB=$moto_url
+# moto through the proxy's clean port: no faults, one request at a time (see proxy.py).
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port"
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=$cognito_url
 export LOCAL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
 export LOCAL_FAULT_PROXY="http://127.0.0.1:$proxy_port"

@@ -9,8 +9,9 @@ API, each fault for one operation, optionally only for requests whose body conta
                         "match": "<sub>", "times": 1}
     GET    /__faults   the armed faults, with how often each fired
     DELETE /__faults   disarm all
-    POST   /__quota    {"operation": "...", "per_second": 25}  throttle past a request rate
-                       (Cognito's quotas are per account and operation category); per_second 0 lifts it
+    POST   /__quota    {"operation": "...", "per_second": 25, "match": "<pool id>"}  throttle the
+                       requests that mention `match` past a rate, as Cognito's per-account
+                       quotas do; per_second 0 lifts it
 
 Faults, each as it happens on AWS:
     5xx        answer 500 with a service error body, forwarding nothing
@@ -22,7 +23,12 @@ Faults, each as it happens on AWS:
     kill       SIGKILL the process that sent the request (the function instance, found by its
                socket) while holding it, then close the connection: a crash at exactly this call
 
-Usage: python3 proxy.py PORT DYNAMODB_URL COGNITO_URL
+It listens on two ports: FAULTY_PORT for the function, where faults and quotas apply, and
+CLEAN_PORT for everyone else (the tests' own clients, the audit), where none do. Every
+DynamoDB request, from either port, reaches moto one at a time: moto's TransactWriteItems
+deep-copies the table without a lock, and a write beside it crashes the copy.
+
+Usage: python3 proxy.py FAULTY_PORT CLEAN_PORT DYNAMODB_URL COGNITO_URL
 """
 
 import http.client
@@ -38,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 LOCK = threading.Lock()
+MOTO = threading.Lock()  # one DynamoDB request at a time
 FAULTS = []  # dicts: operation, fault, match, times (remaining; None = always), fired, seconds
 QUOTAS = {}  # operation -> {"per_second": n, "window": second, "count": n}
 
@@ -72,10 +79,12 @@ def take_fault(operation, body):
     return None
 
 
-def over_quota(operation):
+def over_quota(operation, body):
     with LOCK:
         quota = QUOTAS.get(operation)
         if not quota or quota["per_second"] <= 0:
+            return False
+        if quota["match"] and quota["match"] not in body:
             return False
         now = int(time.monotonic())
         if quota["window"] != now:
@@ -89,6 +98,9 @@ def over_quota(operation):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle's algorithm holds the
+    # body until the client's delayed ACK, 40 ms a request.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -149,7 +161,8 @@ class Handler(BaseHTTPRequestHandler):
             quota = json.loads(body)
             with LOCK:
                 QUOTAS[quota["operation"]] = {
-                    "per_second": quota["per_second"], "window": -1, "count": 0, "throttled": 0,
+                    "per_second": quota["per_second"], "match": quota.get("match"),
+                    "window": -1, "count": 0, "throttled": 0,
                 }
             self.reply(200, quota)
             return
@@ -162,9 +175,12 @@ class Handler(BaseHTTPRequestHandler):
         if upstream is None:
             self.reply(400, {"message": f"no upstream for {operation!r}"})
             return
+        if not self.server.faulty:
+            self.answer(forward(upstream, self.command, self.path, self.headers, body))
+            return
         service = operation.split(".", 1)[0]
         error_type, message = ERRORS["DynamoDB" if service.startswith("DynamoDB") else service]
-        if over_quota(operation):
+        if over_quota(operation, body.decode("utf-8", "replace")):
             self.reply(400, {"__type": error_type, "message": message}, "application/x-amz-json-1.0")
             return
         fault = take_fault(operation, body.decode("utf-8", "replace"))
@@ -184,10 +200,14 @@ class Handler(BaseHTTPRequestHandler):
             return
         if kind == "slow":
             time.sleep(float(fault.get("seconds", 2)))
-        status, headers, data = forward(upstream, self.command, self.path, self.headers, body)
+        answer = forward(upstream, self.command, self.path, self.headers, body)
         if kind == "lost":
             self.drop()
             return
+        self.answer(answer)
+
+    def answer(self, answer):
+        status, headers, data = answer
         try:
             self.send_response(status)
             for name, value in headers:
@@ -201,7 +221,14 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def forward(upstream, method, path, headers, body):
-    connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+    if upstream is UPSTREAMS["dynamodb"]:
+        with MOTO:
+            return send(upstream, method, path, headers, body)
+    return send(upstream, method, path, headers, body)
+
+
+def send(upstream, method, path, headers, body):
+    connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
     try:
         forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
         forwarded["Host"] = upstream.netloc
@@ -234,9 +261,16 @@ def kill_sender(client_port, server_port):
     print(f"fault proxy: no process owns port {client_port}", file=sys.stderr)
 
 
-if __name__ == "__main__":
-    port, dynamodb, cognito = sys.argv[1:4]
-    UPSTREAMS = {"dynamodb": urlparse(dynamodb), "cognito": urlparse(cognito)}
+def serve(port, faulty):
     server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
     server.daemon_threads = True
-    server.serve_forever()
+    server.faulty = faulty
+    return server
+
+
+if __name__ == "__main__":
+    faulty_port, clean_port, dynamodb, cognito = sys.argv[1:5]
+    UPSTREAMS = {"dynamodb": urlparse(dynamodb), "cognito": urlparse(cognito)}
+    clean = serve(clean_port, faulty=False)
+    threading.Thread(target=clean.serve_forever, daemon=True).start()
+    serve(faulty_port, faulty=True).serve_forever()

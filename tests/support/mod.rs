@@ -2,6 +2,8 @@
 //! tests and by the examples (demo, invoke, bench), which include this file.
 #![allow(dead_code)] // each includer uses a different part
 
+pub mod burst;
+
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
 use aws_sdk_cognitoidentityprovider::types::{
     AttributeType, AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType, MessageActionType,
@@ -360,6 +362,15 @@ impl LocalAws {
 
     /// Every item anywhere in the table that names this user: what "exactly once" counts.
     pub async fn items_of_user(&self, sub: &str) -> Vec<Item> {
+        self.all_items()
+            .await
+            .into_iter()
+            .filter(|item| text(item, "createdBy") == sub || text(item, "sub") == sub)
+            .collect()
+    }
+
+    /// Every item in the table (a consistent scan).
+    pub async fn all_items(&self) -> Vec<Item> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -367,9 +378,6 @@ impl LocalAws {
                 .dynamo
                 .scan()
                 .table_name(&self.table)
-                .filter_expression("createdBy = :sub OR #sub = :sub")
-                .expression_attribute_names("#sub", "sub")
-                .expression_attribute_values(":sub", AttributeValue::S(sub.into()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -423,16 +431,17 @@ impl LocalAws {
         assert!(response.status().is_success(), "the proxy refused {body}");
     }
 
-    /// Throttles an operation past `per_second` requests, as a Cognito quota does (0 lifts it).
-    pub fn quota(&self, operation: &str, per_second: u32) {
-        let body = json!({"operation": operation, "per_second": per_second});
+    /// Throttles an operation's requests that mention `only_for` (a pool id) past `per_second`,
+    /// as a Cognito quota does (0 lifts it).
+    pub fn quota(&self, operation: &str, only_for: &str, per_second: u32) {
+        let body = json!({"operation": operation, "per_second": per_second, "match": only_for});
         http()
             .post(format!("{}/__quota", self.fault_proxy))
             .send(body.to_string())
             .expect("setting a quota");
     }
 
-    /// How many requests each quota turned away.
+    /// How many requests each quota turned away, by operation.
     pub fn throttled(&self) -> Value {
         let mut response = http()
             .get(format!("{}/__faults", self.fault_proxy))
