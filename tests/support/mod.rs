@@ -89,11 +89,17 @@ fn http() -> ureq::Agent {
 impl LocalAws {
     /// Clients for the servers tests/local-aws.sh started, and the table the function uses.
     pub async fn connect() -> Self {
+        Self::connect_to(&env("TABLE_NAME")).await
+    }
+
+    /// The same, with a table of the caller's own (created if need be), which the function
+    /// does not use: for tests whose data must not meet anyone else's.
+    pub async fn connect_to(table: &str) -> Self {
         let sdk = aws_config::load_from_env().await;
         let local = Self {
             cognito: CognitoClient::new(&sdk),
             dynamo: DynamoClient::new(&sdk),
-            table: env("TABLE_NAME"),
+            table: table.to_owned(),
             lambda_url: env("LOCAL_LAMBDA_URL"),
             function_log: env("LOCAL_FUNCTION_LOG"),
             fault_proxy: env("LOCAL_FAULT_PROXY"),
