@@ -2,7 +2,8 @@
 # make test      every check: format, lint, unit tests, integration tests, the template's proofs
 # make invoke    send each sample event in events/ to the function
 # make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
-# make bench     sign-up latency through the local stack
+# make bench     sign-up latency and a 1,000-user burst through the local stack
+# make fuzz      libFuzzer over both triggers' event handling (FUZZ_SECONDS, default 600)
 # make deploy    sam build, then sam deploy --guided
 #
 # Everything installs into ignored folders of this repo (.venv, node_modules, .local), once.
@@ -27,7 +28,7 @@ CARGO_LAMBDA_ARCH := $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--compiler carg
 
 .DELETE_ON_ERROR:
 .PHONY: all tools build test lint unit integration template-checks template-mutations \
-        sam-build demo invoke bench deploy clean
+        sam-build demo invoke bench fuzz deploy clean
 all: test
 
 .venv/.installed: requirements-dev.txt
@@ -43,6 +44,9 @@ node_modules/.installed: package.json package-lock.json
 
 .local/bin/cfn-guard:
 	cargo install cfn-guard --version 3.2.1 --locked --quiet --root .local
+
+.local/bin/cargo-fuzz:
+	cargo install cargo-fuzz --version 0.13.2 --locked --quiet --root .local
 
 tools: .venv/.installed node_modules/.installed .local/bin/cfn-guard
 
@@ -94,8 +98,19 @@ demo: .venv/.installed node_modules/.installed build $(TRANSFORMED)
 invoke: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo run --quiet --example invoke
 
+# As many function instances as the burst has sign-ups in flight, as Lambda would scale.
 bench: .venv/.installed node_modules/.installed build
-	$(LOCAL_AWS) cargo run --quiet --example bench
+	LOCAL_FUNCTION_INSTANCES=32 $(LOCAL_AWS) cargo run --quiet --example bench
+
+# Hostile input: libFuzzer over both triggers' event handling, seeded from events/, for
+# FUZZ_SECONDS (default 600). RUSTC_BOOTSTRAP lets the one stable toolchain here take the
+# sanitizer flags cargo fuzz passes; a crash leaves its input in fuzz/artifacts/.
+FUZZ_SECONDS ?= 600
+fuzz: .local/bin/cargo-fuzz
+	mkdir -p fuzz/corpus/trigger_events
+	cp events/*.json fuzz/corpus/trigger_events/
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run trigger_events -- \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=8192
 
 deploy: sam-build
 	sam deploy --guided --template .aws-sam/build/template.yaml

@@ -105,7 +105,7 @@ fn refused(user: &User, reason: &str) -> Result<Value, TriggerError> {
 
 /// The event with `name` = `org` added to the claims to add or override, and nothing else
 /// changed (but for the group configuration carried over where the response had none).
-fn with_org_claim(mut payload: Value, name: &str, org: OrgId) -> Value {
+pub fn with_org_claim(mut payload: Value, name: &str, org: OrgId) -> Value {
     let groups = payload
         .pointer("/request/groupConfiguration")
         .filter(|groups| groups.is_object())

@@ -6,10 +6,16 @@ import { runSimulation } from '@cloud-copilot/iam-simulate'
 export const ACCOUNT = '123456789012'
 export const REGION = 'us-east-1'
 export const TABLE = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/tenant-table`
+export const USER_POOL = `arn:aws:cognito-idp:${REGION}:${ACCOUNT}:userpool/${REGION}_Example`
+export const LOG_GROUP = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:provision-tenant:*`
 
 // Values for the intrinsics a role policy may use. Any other intrinsic is an error, so that a
 // policy the simulator cannot read fails the tests instead of being evaluated half-resolved.
-const ATTRIBUTES = { 'TenantTable.Arn': TABLE }
+const ATTRIBUTES = {
+  'TenantTable.Arn': TABLE,
+  'UserPool.Arn': USER_POOL,
+  'ProvisionFunctionLogGroup.Arn': LOG_GROUP,
+}
 
 function resolve(node, where) {
   if (Array.isArray(node)) return node.map((item) => resolve(item, where))
@@ -55,7 +61,7 @@ export function rolePolicies(transformedTemplate, role) {
 
 // What the role's policies decide for one request. `org` is the session's principal tag
 // (absent: no tag); `keys` the request's dynamodb:LeadingKeys (absent: none, as for Scan).
-export async function decide(policies, { action, org, keys, resource = TABLE }) {
+export async function decide(policies, { action, org, keys, resource = TABLE, role = 'TenantRole' }) {
   const contextVariables = {}
   if (org !== undefined) contextVariables['aws:PrincipalTag/org'] = org
   if (keys !== undefined) contextVariables['dynamodb:LeadingKeys'] = keys
@@ -66,7 +72,7 @@ export async function decide(policies, { action, org, keys, resource = TABLE }) 
       resourceControlPolicies: [],
       request: {
         action,
-        principal: `arn:aws:sts::${ACCOUNT}:assumed-role/TenantRole/CognitoIdentityCredentials`,
+        principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/session`,
         resource: { resource, accountId: ACCOUNT },
         contextVariables,
       },

@@ -21,6 +21,9 @@ mutations=(
   'the org tag mapped from sub|s/org: custom:org$/org: sub/'
   'the basic flow allowed|s/AllowClassicFlow: false/AllowClassicFlow: true/'
   'an index granted|s/Resource: !GetAtt TenantTable.Arn$/Resource: !Sub "${TenantTable.Arn}\/index\/*"/'
+  'pre token generation unwired|/PreTokenGenerationConfig:/,/LambdaVersion: V1_0/d'
+  'pre token generation on event V2_0|s/LambdaVersion: V1_0/LambdaVersion: V2_0/'
+  'the invoke permission not pinned to the pool|/SourceArn: !GetAtt UserPool.Arn/d'
 )
 
 for mutation in "${mutations[@]}"; do
