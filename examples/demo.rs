@@ -1,6 +1,7 @@
-//! `make demo`: two people sign up and confirm through the local user pool; each gets an
-//! organisation of their own. Prints what Cognito, the table, the ID tokens and the function's
-//! log say. Run through tests/local-aws.sh, which starts the servers.
+//! `make demo`: two people sign up and confirm through the local user pool, and an administrator
+//! creates a third, whom PostConfirmation never sees; each gets an organisation of their own
+//! (the third at her first sign-in). Prints what Cognito, the table, the ID tokens and the
+//! function's log say. Run through tests/local-aws.sh, which starts the servers.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -8,6 +9,7 @@ mod support;
 use support::{LocalAws, PASSWORD, text};
 
 const PEOPLE: [&str; 2] = ["alice@example.com", "bob@example.com"];
+const ADMIN_CREATED: &str = "carol@example.com";
 
 #[tokio::main]
 async fn main() {
@@ -21,6 +23,17 @@ async fn main() {
         let sub = aws.sign_up_and_confirm(&pool, email).await;
         users.push((email, sub));
     }
+    println!("{ADMIN_CREATED}: created by an administrator (AdminCreateUser): no PostConfirmation");
+    let carol = aws.admin_create_user(&pool, ADMIN_CREATED).await;
+    let first = aws
+        .first_sign_in(&pool, ADMIN_CREATED)
+        .await
+        .expect("the first sign-in succeeds");
+    println!(
+        "  her first sign-in: the token trigger found no organisation, made one, and the token carries {}",
+        first["custom:org"]
+    );
+    users.push((ADMIN_CREATED, carol));
 
     println!("\nWhat Cognito says (AdminGetUser) and what each ID token carries:");
     println!(
@@ -86,13 +99,15 @@ async fn main() {
         .status()
         .expect("running node tests/policy/explain.mjs");
 
-    let distinct = orgs[0] != orgs[1] && !orgs.iter().any(|org| org == "(none)");
+    let distinct = orgs.iter().collect::<std::collections::HashSet<_>>().len() == orgs.len()
+        && tokens == orgs
+        && !orgs.iter().any(|org| org == "(none)");
     println!(
         "\n{}",
         if distinct {
             "Each user has an organisation of their own."
         } else {
-            "Something went wrong: the users do not have distinct organisations."
+            "Something went wrong: the users' organisations are not distinct, or a token disagrees."
         }
     );
     if !distinct || !explained.success() {

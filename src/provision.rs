@@ -32,8 +32,8 @@ impl Outcome {
 pub struct Provisioned {
     pub org: OrgId,
     pub outcome: Outcome,
-    /// The attribute named an organisation that is not this user's own: it was replaced.
-    pub replaced_attribute: Option<String>,
+    /// The organisation the attribute named, where it was not this user's own: replaced.
+    pub supplied_org: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +65,14 @@ impl Provisioner {
             return Ok(Provisioned {
                 org,
                 outcome: Outcome::AlreadySet,
-                replaced_attribute: None,
+                supplied_org: None,
             });
         }
         self.set_attribute(user, org).await?;
         Ok(Provisioned {
             org,
             outcome,
-            replaced_attribute: current.map(str::to_owned),
+            supplied_org: current.map(str::to_owned),
         })
     }
 

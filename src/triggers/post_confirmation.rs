@@ -16,7 +16,7 @@ pub async fn handle(payload: Value, user: &User, provisioner: &Provisioner) -> V
     let result = tokio::time::timeout(HANDLER_DEADLINE, provisioner.provision(user)).await;
     match result {
         Ok(Ok(provisioned)) => {
-            if let Some(supplied) = &provisioned.replaced_attribute {
+            if let Some(supplied) = &provisioned.supplied_org {
                 warn!(
                     security = true,
                     sub = %user.sub,

@@ -19,29 +19,37 @@ rules="$root/rules/tenant-isolation.guard"
 
 step() { echo "== $*"; }
 
-checks=${CHECKS:-all}
-if [ "$checks" = all ]; then
+# 1. The template is valid CloudFormation and SAM.
+lint() {
   step "cfn-lint"
   cfn-lint "$template"
   step "sam validate --lint"
   sam validate --lint --template "$template"
-fi
+}
 
-if [ "$checks" = all ] || [ "$checks" = rules ]; then
-step "cfn-guard test (the rules' own cases)"
-if ! cfn-guard test -r "$rules" -t "$root/rules/tenant-isolation.tests.yaml" >"$work/guard-test.log" 2>&1; then
-  cat "$work/guard-test.log"
-  exit 1
-fi
-echo "every case as expected"
+# 2. The invariants hold: the rules pass their own cases, then the template.
+rules() {
+  step "cfn-guard test (the rules' own cases)"
+  if ! cfn-guard test -r "$rules" -t "$root/rules/tenant-isolation.tests.yaml" >"$work/guard-test.log" 2>&1; then
+    cat "$work/guard-test.log"
+    exit 1
+  fi
+  echo "every case as expected"
+  step "cfn-guard validate (the rules on the template)"
+  cfn-guard validate -r "$rules" -d "$template" --show-summary fail,pass
+}
 
-step "cfn-guard validate (the rules on the template)"
-cfn-guard validate -r "$rules" -d "$template" --show-summary fail,pass
-fi
+# 3. The roles' policies, after the SAM transform, decide each request as intended.
+policy() {
+  step "policy evaluation (node --test, @cloud-copilot/iam-simulate)"
+  python3 "$root/tests/policy/transform.py" "$template" "$work/transformed.json"
+  TRANSFORMED_TEMPLATE="$work/transformed.json" node --test --test-reporter=spec "$root/tests/policy/"
+  echo "policy evaluation: every case as expected"
+}
 
-if [ "$checks" = all ] || [ "$checks" = policy ]; then
-step "policy evaluation (node --test, @cloud-copilot/iam-simulate)"
-python3 "$root/tests/policy/transform.py" "$template" "$work/transformed.json"
-TRANSFORMED_TEMPLATE="$work/transformed.json" node --test --test-reporter=spec "$root/tests/policy/"
-echo "policy evaluation: every case as expected"
-fi
+case ${CHECKS:-all} in
+  all) lint; rules; policy ;;
+  rules) rules ;;
+  policy) policy ;;
+  *) echo "CHECKS is all, rules or policy" >&2; exit 2 ;;
+esac
