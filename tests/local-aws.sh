@@ -3,7 +3,7 @@
 # their addresses in its environment, then stops every process it started: on success, on
 # failure and on Ctrl-C.
 #
-#   moto             DynamoDB
+#   moto             DynamoDB (tests/moto_server.py: moto with cheaper transaction backups)
 #   cognito-local    the user pool; it invokes both triggers (PostConfirmation and pre token
 #                    generation) through the Lambda invoke API
 #   cargo lambda     `watch` serves the Lambda runtime and invoke APIs
@@ -87,7 +87,7 @@ wait_for() {
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 moto_port=$(free_port)
-start moto "$work" moto_server -H 127.0.0.1 -p "$moto_port"
+start moto "$work" python3 "$root/tests/moto_server.py" "$moto_port"
 
 cognito_port=$(free_port)
 lambda_port=$(free_port)
