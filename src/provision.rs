@@ -1,6 +1,7 @@
 //! The one provisioning code path, shared by both triggers and the audit: find or create the
 //! user's one organisation, then make the user pool say so.
 
+use crate::config::Settings;
 use crate::event::User;
 use crate::ids::{OrgId, UserSub};
 use crate::store::{NewOrg, OrgStore, Recorded, StoreError};
@@ -53,6 +54,17 @@ pub struct Provisioner {
 }
 
 impl Provisioner {
+    /// The table and user pool named by the settings, reached with the SDK configuration given.
+    pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
+        Self {
+            store: OrgStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table_name),
+            user_pool: UserPool::new(
+                aws_sdk_cognitoidentityprovider::Client::new(sdk),
+                settings.org_attribute,
+            ),
+        }
+    }
+
     /// The whole job: the claim's organisation (or a new one), and the attribute set to it.
     pub async fn provision(&self, user: &User) -> Result<Provisioned, ProvisionError> {
         let (org, outcome) = match self.store.claimed_org(user.sub).await? {

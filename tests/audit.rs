@@ -92,14 +92,7 @@ async fn seed(aws: &LocalAws) -> Seeded {
                 &sub,
             ));
             if finding != Some("organisation_missing") {
-                items.push(item(
-                    &format!("ORG#{org}"),
-                    "ORG",
-                    "organisation",
-                    &org,
-                    "createdBy",
-                    &sub,
-                ));
+                items.push(organisation(&org, &sub));
             }
             if finding != Some("membership_missing") {
                 items.push(item(
@@ -117,14 +110,7 @@ async fn seed(aws: &LocalAws) -> Seeded {
     // Organisations whose creator has no claim naming them (a deleted user, say).
     for _ in 0..ORPHANS {
         let (org, owner) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
-        items.push(item(
-            &format!("ORG#{org}"),
-            "ORG",
-            "organisation",
-            &org,
-            "createdBy",
-            &owner,
-        ));
+        items.push(organisation(&org, &owner));
         expected.insert(("organisation_without_owner".to_owned(), owner));
     }
     for chunk in items.chunks(25) {
@@ -153,6 +139,17 @@ async fn seed(aws: &LocalAws) -> Seeded {
         expected,
         subs,
     }
+}
+
+fn organisation(org: &str, owner: &str) -> Item {
+    item(
+        &format!("ORG#{org}"),
+        "ORG",
+        "organisation",
+        org,
+        "createdBy",
+        owner,
+    )
 }
 
 fn item(pk: &str, sk: &str, kind: &str, org: &str, who: &str, sub: &str) -> Item {

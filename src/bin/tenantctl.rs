@@ -5,8 +5,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use provision_tenant::audit::{Audit, Observer, Options, Progress};
 use provision_tenant::config::{self, Settings};
 use provision_tenant::provision::Provisioner;
-use provision_tenant::store::OrgStore;
-use provision_tenant::user_pool::UserPool;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -107,13 +105,7 @@ async fn main() -> ExitCode {
         .retry_config(config::retries())
         .load()
         .await;
-    let provisioner = Provisioner {
-        store: OrgStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name),
-        user_pool: UserPool::new(
-            aws_sdk_cognitoidentityprovider::Client::new(&sdk),
-            settings.org_attribute,
-        ),
-    };
+    let provisioner = Provisioner::new(&sdk, settings);
     let fix = args.options.fix;
     let bar = Bar(ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{prefix:>13} {spinner} {pos} users  {msg}  {elapsed}")

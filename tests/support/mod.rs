@@ -279,11 +279,7 @@ impl LocalAws {
             .send()
             .await
             .map_err(|err| format!("{:?}", err.into_service_error()))?;
-        let token = answered
-            .authentication_result()
-            .and_then(|result| result.id_token())
-            .ok_or("no ID token")?;
-        Ok(claims_of(token))
+        id_token_claims_of(answered.authentication_result())
     }
 
     /// A USER_PASSWORD_AUTH sign-in: the ID token's claims, or the error Cognito gave.
@@ -298,11 +294,7 @@ impl LocalAws {
             .send()
             .await
             .map_err(|err| format!("{:?}", err.into_service_error()))?;
-        let token = auth
-            .authentication_result()
-            .and_then(|result| result.id_token())
-            .ok_or("no ID token")?;
-        Ok(claims_of(token))
+        id_token_claims_of(auth.authentication_result())
     }
 
     /// The claims of the ID token from a sign-in that must succeed.
@@ -491,12 +483,16 @@ fn attribute(name: &str, value: &str) -> AttributeType {
         .unwrap()
 }
 
-fn claims_of(token: &str) -> Value {
+/// The claims of a sign-in's ID token (not verified: the tests trust their own stand-in).
+fn id_token_claims_of(
+    result: Option<&aws_sdk_cognitoidentityprovider::types::AuthenticationResultType>,
+) -> Result<Value, String> {
+    let token = result.and_then(|r| r.id_token()).ok_or("no ID token")?;
     let payload = token.split('.').nth(1).expect("a JWT has three parts");
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .expect("JWT payload is base64url");
-    serde_json::from_slice(&json).expect("JWT payload is JSON")
+    Ok(serde_json::from_slice(&json).expect("JWT payload is JSON"))
 }
 
 /// The event Cognito sends when this user confirms sign-up: events/post-confirmation-sign-up.json
