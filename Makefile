@@ -117,4 +117,4 @@ deploy: sam-build
 
 clean:
 	cargo clean
-	rm -rf .venv node_modules .local .aws-sam
+	rm -rf .venv node_modules .local .aws-sam fuzz/target fuzz/corpus fuzz/artifacts
