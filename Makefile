@@ -11,9 +11,10 @@
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 export PATH := $(CURDIR)/.venv/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/.local/bin:$(PATH)
-# sam and the SAM transform run offline here; they still want a region and credentials to exist.
-export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
+# For the offline steps only (sam build, the SAM transform): they want a region to exist. Never
+# exported, so that `make deploy` uses the region of the user's own profile.
+OFFLINE_REGION := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 
 FUNCTION := provision-tenant
 # cargo and cargo lambda write under CARGO_TARGET_DIR when it is set.
@@ -50,11 +51,20 @@ node_modules/.installed: package.json package-lock.json
 
 tools: .venv/.installed node_modules/.installed .local/bin/cfn-guard
 
+# provided.al2023 has glibc 2.34: an artifact that needs a newer symbol fails at start on Lambda
+# (aws-lambda-rust-runtime issue 932), so the build refuses one.
+LAMBDA_GLIBC := 2.34
+
 build: .venv/.installed
 	cargo lambda build --release $(CARGO_LAMBDA_ARCH) --bin $(FUNCTION)
 	cargo lambda build --release $(CARGO_LAMBDA_ARCH) --bin $(FUNCTION) --output-format zip
 	@ls -l $(BOOTSTRAP).zip | awk '{printf "%s: %.1f MB zipped\n", $$NF, $$5 / 1048576}'
 	@ls -l $(BOOTSTRAP) | awk '{printf "%s: %.1f MB\n", $$NF, $$5 / 1048576}'
+	@newest=$$(objdump -T $(BOOTSTRAP) | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1); \
+	if [ "$$(printf '%s\n%s\n' "$$newest" "$(LAMBDA_GLIBC)" | sort -V | tail -n 1)" != "$(LAMBDA_GLIBC)" ]; then \
+	  echo "$(BOOTSTRAP) needs glibc $$newest; Lambda's provided.al2023 has $(LAMBDA_GLIBC)" >&2; exit 1; \
+	fi; \
+	echo "$(BOOTSTRAP): highest glibc symbol $$newest (Lambda has $(LAMBDA_GLIBC))"
 
 # Called by `sam build` (BuildMethod: makefile): the artifact that `make build` made and the
 # integration tests ran.
@@ -82,7 +92,7 @@ template-mutations: tools
 
 # sam build packages the very binary the integration tests ran.
 sam-build: tools build
-	sam build --build-in-source --template $(TEMPLATE)
+	$(OFFLINE_REGION) sam build --build-in-source --template $(TEMPLATE)
 	cmp .aws-sam/build/ProvisionFunction/bootstrap $(BOOTSTRAP)
 	@echo "sam build: .aws-sam/build/ProvisionFunction/bootstrap is $(BOOTSTRAP), byte for byte"
 
@@ -90,7 +100,7 @@ test: lint unit integration template-checks template-mutations sam-build
 
 $(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
 	mkdir -p $(@D)
-	python3 tests/policy/transform.py $(TEMPLATE) $@
+	$(OFFLINE_REGION) python3 tests/policy/transform.py $(TEMPLATE) $@
 
 demo: .venv/.installed node_modules/.installed build $(TRANSFORMED)
 	TRANSFORMED_TEMPLATE=$(TRANSFORMED) $(LOCAL_AWS) cargo run --quiet --example demo
@@ -112,8 +122,12 @@ fuzz: .local/bin/cargo-fuzz
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run trigger_events -- \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=8192
 
+# The first deploy is guided and saves its answers in samconfig.toml here (git-ignored; beside
+# .aws-sam/build/template.yaml, `sam build` would delete it); later ones reuse them.
+SAMCONFIG := $(CURDIR)/samconfig.toml
 deploy: sam-build
-	sam deploy --guided --template .aws-sam/build/template.yaml
+	sam deploy --template .aws-sam/build/template.yaml --config-file $(SAMCONFIG) \
+	  $$([ -f $(SAMCONFIG) ] || echo --guided)
 
 clean:
 	cargo clean

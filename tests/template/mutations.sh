@@ -24,6 +24,7 @@ mutations=(
   'pre token generation unwired|/PreTokenGenerationConfig:/,/LambdaVersion: V1_0/d'
   'pre token generation on event V2_0|s/LambdaVersion: V1_0/LambdaVersion: V2_0/'
   'the invoke permission not pinned to the pool|/SourceArn: !GetAtt UserPool.Arn/d'
+  'the app client created before the trigger permissions|/DependsOn: \[ProvisionFunctionInvokedByUserPool/d'
 )
 
 for mutation in "${mutations[@]}"; do
