@@ -150,7 +150,6 @@ impl Pace {
 
 /// What the walk reports as it goes: the command draws a progress bar from it.
 pub trait Observer {
-    fn users_total(&self, _estimate: Option<u64>) {}
     fn user_done(&self, _progress: &Progress) {}
     fn phase(&self, _name: &str) {}
 }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use support::{Item, LocalAws, Pool};
+use support::{ATTRIBUTE_UPDATE, Fault, Item, LocalAws, Pool};
 use uuid::Uuid;
 
 const TABLE: &str = "audit-tenants";
@@ -173,11 +173,16 @@ struct Run {
 }
 
 fn tenantctl(pool: &Pool, args: &[&str]) -> Run {
+    tenantctl_with(pool, args, &[])
+}
+
+fn tenantctl_with(pool: &Pool, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
         .args(["audit", "--user-pool-id", &pool.id])
         .args(["--list-rate", "100", "--update-rate", "100"])
         .args(args)
         .env("TABLE_NAME", TABLE)
+        .envs(env.iter().copied())
         .output()
         .expect("running tenantctl");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -262,6 +267,39 @@ async fn the_audit_finds_every_anomaly_resumes_and_repairs() {
     );
     println!("dry run:\n{}", resumed.summary);
 
+    // One repair fails (the user pool answers 5xx to every attempt): it is reported as such,
+    // the log goes to stderr, and the JSON report on stdout stays whole.
+    let unlucky = &seeded.subs[70];
+    assert_eq!(anomaly(70), Some("attribute_missing"));
+    aws.arm(Fault {
+        operation: ATTRIBUTE_UPDATE,
+        kind: "5xx",
+        only_for: unlucky,
+        times: 3,
+    });
+    let proxy = std::env::var("LOCAL_FAULT_PROXY").unwrap();
+    let failing = tenantctl_with(
+        &seeded.pool,
+        &["--fix"],
+        &[("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", &proxy)],
+    );
+    assert_eq!(failing.status, 1);
+    assert_eq!(counts(&failing.report)["attribute_missing"], (30, 29));
+    let failed: Vec<_> = failing.report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["repaired"] == false)
+        .map(|f| f["sub"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(failed, [unlucky.clone()]);
+    assert!(
+        failing.summary.contains("repair failed"),
+        "{}",
+        failing.summary
+    );
+
+    // Run again: the one left is repaired.
     let fixed = tenantctl(&seeded.pool, &["--fix"]);
     assert_eq!(
         fixed.status, 1,

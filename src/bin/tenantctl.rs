@@ -72,11 +72,6 @@ fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
 struct Bar(ProgressBar);
 
 impl Observer for Bar {
-    fn users_total(&self, estimate: Option<u64>) {
-        if let Some(total) = estimate {
-            self.0.set_length(total);
-        }
-    }
     fn user_done(&self, progress: &Progress) {
         self.0.set_position(progress.users_seen as u64);
         self.0
@@ -89,7 +84,8 @@ impl Observer for Bar {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    tracing_subscriber_init();
+    // Logs (repairs that fail) go to standard error: standard output is the JSON report.
+    lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
         Err(message) => {
@@ -177,9 +173,4 @@ fn summarise(progress: &Progress, fix: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// JSON logs on standard error, as the function writes them, for repairs that fail.
-fn tracing_subscriber_init() {
-    lambda_runtime::tracing::init_default_subscriber();
 }
