@@ -292,7 +292,7 @@ async fn the_audit_finds_every_anomaly_resumes_and_repairs() {
         .filter(|f| f["repaired"] == false)
         .map(|f| f["sub"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(failed, [unlucky.clone()]);
+    assert_eq!(failed, std::slice::from_ref(unlucky));
     assert!(
         failing.summary.contains("repair failed"),
         "{}",
