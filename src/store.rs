@@ -128,23 +128,11 @@ impl OrgStore {
     /// throttle that outlived the retries) ends with a re-read of the claim: the claim, not
     /// the error, says whether this user has an organisation.
     pub async fn record(&self, new: &NewOrg) -> Result<Recorded, StoreError> {
-        let org_partition = org_partition(new.org);
-        let owner = new.owner.to_string();
-        let organisation = NewItem::new(&org_partition, ORG_SORT_KEY, "organisation", new)
-            .with(CREATED_BY, text(&owner));
-        let membership = NewItem::new(
-            &org_partition,
-            &member_sort_key(new.owner),
-            "membership",
-            new,
-        )
-        .with("sub", text(&owner))
-        .with("role", text("owner"));
         let claim = NewItem::new(&claim_partition(new.owner), CLAIM_SORT_KEY, "claim", new)
-            .with("sub", text(owner));
+            .with("sub", text(new.owner.to_string()));
         let items = vec![
-            self.put_new(organisation, None)?,
-            self.put_new(membership, None)?,
+            self.put_new(NewItem::organisation(new), None)?,
+            self.put_new(NewItem::membership(new), None)?,
             self.put_new(claim, Some(ReturnValuesOnConditionCheckFailure::AllOld))?,
         ];
 
@@ -168,11 +156,11 @@ impl OrgStore {
                 .filter(|claim| claim.code() == Some("ConditionalCheckFailed"))
                 .and_then(|claim| claim.item())
             {
-                return Ok(self.recorded(new, org_in(item, new.owner)?));
+                return Ok(Self::recorded(new, org_in(item, new.owner)?));
             }
         }
         match self.claimed_org(new.owner).await? {
-            Some(org) => Ok(self.recorded(new, org)),
+            Some(org) => Ok(Self::recorded(new, org)),
             None => Err(StoreError::Transaction(
                 DisplayErrorContext(err).to_string(),
             )),
@@ -180,7 +168,7 @@ impl OrgStore {
     }
 
     /// The claim names `org`: ours (an earlier attempt of this very call committed) or not.
-    fn recorded(&self, new: &NewOrg, org: OrgId) -> Recorded {
+    fn recorded(new: &NewOrg, org: OrgId) -> Recorded {
         if org == new.org {
             Recorded::Created
         } else {
@@ -260,20 +248,7 @@ impl OrgStore {
     /// Writes whichever of the organisation item and the owner's membership is missing, never
     /// replacing one that exists: the audit's repair of a claim whose records were lost.
     pub async fn restore(&self, new: &NewOrg) -> Result<(), StoreError> {
-        let org_partition = org_partition(new.org);
-        let owner = new.owner.to_string();
-        let items = [
-            NewItem::new(&org_partition, ORG_SORT_KEY, "organisation", new)
-                .with(CREATED_BY, text(&owner)),
-            NewItem::new(
-                &org_partition,
-                &member_sort_key(new.owner),
-                "membership",
-                new,
-            )
-            .with("sub", text(&owner))
-            .with("role", text("owner")),
-        ];
+        let items = [NewItem::organisation(new), NewItem::membership(new)];
         for item in items {
             let result = self
                 .client
@@ -377,6 +352,20 @@ impl NewItem {
         item.insert(ORG_ID.to_owned(), text(new.org.to_string()));
         item.insert("createdAt".to_owned(), text(&new.created_at));
         Self(item)
+    }
+
+    /// The organisation item, naming its creator.
+    fn organisation(new: &NewOrg) -> Self {
+        Self::new(&org_partition(new.org), ORG_SORT_KEY, "organisation", new)
+            .with(CREATED_BY, text(new.owner.to_string()))
+    }
+
+    /// The owner's membership of the new organisation.
+    fn membership(new: &NewOrg) -> Self {
+        let partition = org_partition(new.org);
+        Self::new(&partition, &member_sort_key(new.owner), "membership", new)
+            .with("sub", text(new.owner.to_string()))
+            .with("role", text("owner"))
     }
 
     fn with(mut self, name: &str, value: AttributeValue) -> Self {
