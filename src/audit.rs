@@ -15,8 +15,10 @@
 //! The walk is paced below Cognito's account-wide quotas (ListUsers: UserList, 30 requests a
 //! second; AdminUpdateUserAttributes: UserUpdate, 25 a second: Cognito developer guide,
 //! "Quotas"), by default at a fifth of each so that live sign-ups keep the rest. After each
-//! user it records where it is in a checkpoint, so an interrupted run resumes there; every
-//! repair is idempotent, so work done again after a crash is harmless.
+//! page of users (at most 60) it records where it is in a checkpoint, so an interrupted run
+//! resumes there; the checkpoint holds every finding so far, and writing it once a page rather
+//! than once a user keeps that cost small in a large pool. Every repair is idempotent, so the
+//! part of a page done again after a crash is harmless.
 
 use crate::event::User;
 use crate::ids::{OrgId, UserSub};
@@ -193,9 +195,9 @@ impl<'a> Audit<'a> {
                 }
                 progress.done_in_page += 1;
                 progress.users_seen += 1;
-                self.save_checkpoint(&progress)?;
                 observer.user_done(&progress);
                 if self.options.stop_after == Some(progress.users_seen) {
+                    self.save_checkpoint(&progress)?;
                     return Ok(progress);
                 }
             }
@@ -426,10 +428,11 @@ impl Progress {
 
     /// The report (and the checkpoint): JSON.
     pub fn to_json(&self) -> Value {
+        let counted = self.counts();
         let counts: serde_json::Map<String, Value> = Finding::ALL
             .into_iter()
             .map(|finding| {
-                let (found, repaired) = self.counts().get(&finding).copied().unwrap_or_default();
+                let (found, repaired) = counted.get(&finding).copied().unwrap_or_default();
                 (
                     finding.as_str().to_owned(),
                     json!({"found": found, "repaired": repaired}),
