@@ -9,11 +9,12 @@
 pub mod post_confirmation;
 pub mod pre_token;
 
-use crate::event::{self, EventError, Trigger};
+use crate::event::{self, EventError, Trigger, User};
+use crate::ids::OrgId;
 use crate::provision::Provisioner;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
@@ -64,6 +65,18 @@ pub async fn handle(
             Err(err.into())
         }
     }
+}
+
+/// The security warning both triggers give when a user's attribute names an organisation the
+/// table does not give them: one shape, so that one alert catches it wherever it happens.
+fn warn_foreign_org(user: &User, supplied: &str, org: OrgId) {
+    warn!(
+        security = true,
+        sub = %user.sub,
+        supplied_org = %supplied,
+        org_id = %org,
+        "the user's attribute named an organisation they do not own; replaced by their own"
+    );
 }
 
 #[cfg(test)]

@@ -9,21 +9,16 @@
 use crate::config::HANDLER_DEADLINE;
 use crate::event::User;
 use crate::provision::Provisioner;
+use crate::triggers::warn_foreign_org;
 use serde_json::Value;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 pub async fn handle(payload: Value, user: &User, provisioner: &Provisioner) -> Value {
     let result = tokio::time::timeout(HANDLER_DEADLINE, provisioner.provision(user)).await;
     match result {
         Ok(Ok(provisioned)) => {
             if let Some(supplied) = &provisioned.supplied_org {
-                warn!(
-                    security = true,
-                    sub = %user.sub,
-                    supplied_org = %supplied,
-                    org_id = %provisioned.org,
-                    "the user's attribute named an organisation they do not own; replaced it"
-                );
+                warn_foreign_org(user, supplied, provisioned.org);
             }
             info!(
                 outcome = provisioned.outcome.as_str(),

@@ -24,7 +24,7 @@ use crate::config::HANDLER_DEADLINE;
 use crate::event::User;
 use crate::ids::OrgId;
 use crate::provision::{Outcome, Provisioner};
-use crate::triggers::TriggerError;
+use crate::triggers::{TriggerError, warn_foreign_org};
 use serde_json::{Map, Value};
 use tokio::time::{Instant, timeout_at};
 use tracing::{error, info, warn};
@@ -55,13 +55,7 @@ pub async fn handle(
     };
 
     if let Some(supplied) = attribute {
-        warn!(
-            security = true,
-            sub = %user.sub,
-            supplied_org = %supplied,
-            org_id = %org,
-            "the user's attribute named an organisation they do not own; the token carries their own"
-        );
+        warn_foreign_org(user, supplied, org);
     }
     // Best effort: the token is right whether or not this lands, and the next token retries it.
     let attribute_update = match timeout_at(deadline, provisioner.set_attribute(user, org)).await {
