@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub const DEFAULT_TABLE_NAME: &str = "tenants";
 pub const DEFAULT_ORG_ATTRIBUTE: &str = "custom:org";
+pub const DEFAULT_METRICS_NAMESPACE: &str = "TenantProvisioning";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -14,6 +15,8 @@ pub struct Settings {
     pub table_name: String,
     /// `ORG_ATTRIBUTE`: the user attribute that carries the organisation id.
     pub org_attribute: String,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the function's metrics.
+    pub metrics_namespace: String,
 }
 
 impl Settings {
@@ -30,6 +33,7 @@ impl Settings {
         Self {
             table_name: or_default("TABLE_NAME", DEFAULT_TABLE_NAME),
             org_attribute: or_default("ORG_ATTRIBUTE", DEFAULT_ORG_ATTRIBUTE),
+            metrics_namespace: or_default("METRICS_NAMESPACE", DEFAULT_METRICS_NAMESPACE),
         }
     }
 }
@@ -74,6 +78,7 @@ mod tests {
         let settings = Settings::from_lookup(|name| (name == "TABLE_NAME").then(String::new));
         assert_eq!(settings.table_name, DEFAULT_TABLE_NAME);
         assert_eq!(settings.org_attribute, DEFAULT_ORG_ATTRIBUTE);
+        assert_eq!(settings.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
     }
 
     #[test]
@@ -81,10 +86,12 @@ mod tests {
         let settings = Settings::from_lookup(|name| match name {
             "TABLE_NAME" => Some("prod-tenants".into()),
             "ORG_ATTRIBUTE" => Some("custom:tenant".into()),
+            "METRICS_NAMESPACE" => Some("TenantProvisioning/prod".into()),
             _ => None,
         });
         assert_eq!(settings.table_name, "prod-tenants");
         assert_eq!(settings.org_attribute, "custom:tenant");
+        assert_eq!(settings.metrics_namespace, "TenantProvisioning/prod");
     }
 
     #[test]

@@ -60,8 +60,8 @@ pub enum EventError {
     SubNotUuid,
 }
 
-const POST_CONFIRMATION: &str = "PostConfirmation_";
-const TOKEN_GENERATION: &str = "TokenGeneration_";
+pub const POST_CONFIRMATION: &str = "PostConfirmation_";
+pub const TOKEN_GENERATION: &str = "TokenGeneration_";
 
 /// `org_attribute` is the attribute's full name, e.g. `custom:org`.
 pub fn parse(event: &Value, org_attribute: &str) -> Result<Trigger, EventError> {

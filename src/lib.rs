@@ -11,6 +11,7 @@ pub mod audit;
 pub mod config;
 pub mod event;
 pub mod ids;
+pub mod metrics;
 pub mod provision;
 pub mod store;
 pub mod triggers;

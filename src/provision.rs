@@ -19,16 +19,6 @@ pub enum Outcome {
     AlreadySet,
 }
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minted => "minted",
-            Self::Reused => "reused",
-            Self::AlreadySet => "already_set",
-        }
-    }
-}
-
 #[derive(Debug, PartialEq, Eq)]
 pub struct Provisioned {
     pub org: OrgId,

@@ -57,6 +57,16 @@ async fn sign_up_provisions_one_organisation_seen_by_cognito_the_table_and_the_t
         verified["fields"]["outcome"], "verified",
         "a provisioned user costs one read"
     );
+    // Each invocation also printed its metrics, in the Embedded Metric Format.
+    for (line, metric) in [(minted, "Minted"), (verified, "Verified")] {
+        let emf = aws.metrics_line(line["span"]["requestId"].as_str().unwrap());
+        assert_eq!(emf[metric], 1, "{emf}");
+        assert_eq!(emf["outcome"], line["fields"]["outcome"]);
+        let directive = &emf["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "TenantProvisioning");
+        assert_eq!(directive["Metrics"][0]["Name"], metric);
+        assert!(emf["Duration"].as_f64().unwrap() > 0.0, "{emf}");
+    }
     let everything = aws
         .function_log()
         .iter()

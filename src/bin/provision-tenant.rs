@@ -2,6 +2,7 @@
 
 use lambda_runtime::{Error, run, service_fn};
 use provision_tenant::config::{self, Settings};
+use provision_tenant::metrics::Metrics;
 use provision_tenant::provision::Provisioner;
 use provision_tenant::triggers;
 
@@ -14,6 +15,10 @@ async fn main() -> Result<(), Error> {
         .timeout_config(config::timeouts())
         .load()
         .await;
+    let metrics = Metrics::new(settings.metrics_namespace.clone());
     let provisioner = Provisioner::new(&sdk, settings);
-    run(service_fn(|event| triggers::handle(event, &provisioner))).await
+    run(service_fn(|event| {
+        triggers::handle(event, &provisioner, &metrics)
+    }))
+    .await
 }

@@ -9,35 +9,40 @@
 use crate::config::HANDLER_DEADLINE;
 use crate::event::User;
 use crate::provision::Provisioner;
-use crate::triggers::warn_foreign_org;
+use crate::triggers::{Outcome, Report, TriggerKind, warn_foreign_org};
 use serde_json::Value;
 use tracing::{error, info};
 
-pub async fn handle(payload: Value, user: &User, provisioner: &Provisioner) -> Value {
+pub async fn handle(payload: Value, user: &User, provisioner: &Provisioner) -> (Value, Report) {
     let result = tokio::time::timeout(HANDLER_DEADLINE, provisioner.provision(user)).await;
-    match result {
+    let report = match result {
         Ok(Ok(provisioned)) => {
+            let mut report = Report::new(TriggerKind::PostConfirmation, provisioned.outcome.into());
             if let Some(supplied) = &provisioned.supplied_org {
                 warn_foreign_org(user, supplied, provisioned.org);
+                report.foreign_org = true;
             }
             info!(
-                outcome = provisioned.outcome.as_str(),
+                outcome = report.outcome.as_str(),
                 sub = %user.sub,
                 org_id = %provisioned.org,
                 "user provisioned"
             );
+            report
         }
         Ok(Err(err)) => deferred(user, &err.to_string()),
         Err(_) => deferred(user, &format!("no answer within {HANDLER_DEADLINE:?}")),
-    }
-    payload
+    };
+    (payload, report)
 }
 
-fn deferred(user: &User, reason: &str) {
+fn deferred(user: &User, reason: &str) -> Report {
+    let outcome = Outcome::Deferred;
     error!(
-        outcome = "deferred",
+        outcome = outcome.as_str(),
         sub = %user.sub,
         error = reason,
         "provisioning deferred to the user's first token"
     );
+    Report::new(TriggerKind::PostConfirmation, outcome)
 }

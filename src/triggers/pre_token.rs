@@ -23,8 +23,8 @@
 use crate::config::HANDLER_DEADLINE;
 use crate::event::User;
 use crate::ids::OrgId;
-use crate::provision::{Outcome, Provisioner};
-use crate::triggers::{TriggerError, warn_foreign_org};
+use crate::provision::{self, Provisioner};
+use crate::triggers::{Outcome, Report, TriggerError, TriggerKind, warn_foreign_org};
 use serde_json::{Map, Value};
 use tokio::time::{Instant, timeout_at};
 use tracing::{error, info, warn};
@@ -33,20 +33,21 @@ pub async fn handle(
     payload: Value,
     user: &User,
     provisioner: &Provisioner,
-) -> Result<Value, TriggerError> {
+) -> (Result<Value, TriggerError>, Report) {
     let deadline = Instant::now() + HANDLER_DEADLINE;
     let attribute = user.org_attribute.as_deref();
     let claimed = timeout_at(deadline, provisioner.store.claimed_org(user.sub)).await;
     let (org, outcome) = match claimed {
         Ok(Ok(Some(org))) if attribute == Some(org.to_string().as_str()) => {
-            info!(outcome = "verified", sub = %user.sub, org_id = %org, "token carries the claimed organisation");
-            return Ok(payload);
+            let outcome = Outcome::Verified;
+            info!(outcome = outcome.as_str(), sub = %user.sub, org_id = %org, "token carries the claimed organisation");
+            return (Ok(payload), report(outcome));
         }
-        Ok(Ok(Some(org))) => (org, "repaired"),
+        Ok(Ok(Some(org))) => (org, Outcome::Repaired),
         Ok(Ok(None)) => match timeout_at(deadline, provisioner.mint(user.sub)).await {
-            Ok(Ok((org, Outcome::Minted))) => (org, "minted"),
+            Ok(Ok((org, provision::Outcome::Minted))) => (org, Outcome::Minted),
             // Another attempt for this user recorded one first.
-            Ok(Ok((org, _))) => (org, "repaired"),
+            Ok(Ok((org, _))) => (org, Outcome::Repaired),
             Ok(Err(err)) => return refused(user, &err.to_string()),
             Err(_) => return refused(user, "recording an organisation took too long"),
         },
@@ -54,8 +55,10 @@ pub async fn handle(
         Err(_) => return unverified(payload, user, "reading the claim took too long"),
     };
 
+    let mut report = report(outcome);
     if let Some(supplied) = attribute {
         warn_foreign_org(user, supplied, org);
+        report.foreign_org = true;
     }
     // Best effort: the token is right whether or not this lands, and the next token retries it.
     let attribute_update = match timeout_at(deadline, provisioner.set_attribute(user, org)).await {
@@ -67,34 +70,37 @@ pub async fn handle(
         Err(_) => "deferred",
     };
     info!(
-        outcome,
+        outcome = outcome.as_str(),
         sub = %user.sub,
         org_id = %org,
         attribute = attribute_update,
         "token carries the claimed organisation"
     );
-    Ok(with_org_claim(
-        payload,
-        provisioner.user_pool.org_attribute(),
-        org,
-    ))
+    let answer = with_org_claim(payload, provisioner.user_pool.org_attribute(), org);
+    (Ok(answer), report)
+}
+
+fn report(outcome: Outcome) -> Report {
+    Report::new(TriggerKind::TokenGeneration, outcome)
 }
 
 /// The table could not be read in time: sign-in of a provisioned user must not depend on it.
-fn unverified(payload: Value, user: &User, reason: &str) -> Result<Value, TriggerError> {
+fn unverified(payload: Value, user: &User, reason: &str) -> (Result<Value, TriggerError>, Report) {
     match user.org_attribute.as_deref().and_then(OrgId::parse) {
         Some(org) => {
-            warn!(outcome = "unverified", sub = %user.sub, org_id = %org, error = reason,
+            let outcome = Outcome::Unverified;
+            warn!(outcome = outcome.as_str(), sub = %user.sub, org_id = %org, error = reason,
                   "claim unreadable; the token carries the attribute");
-            Ok(payload)
+            (Ok(payload), report(outcome))
         }
         None => refused(user, reason),
     }
 }
 
-fn refused(user: &User, reason: &str) -> Result<Value, TriggerError> {
-    error!(outcome = "refused", sub = %user.sub, error = reason, "no organisation for the token");
-    Err(TriggerError::NoOrganisation)
+fn refused(user: &User, reason: &str) -> (Result<Value, TriggerError>, Report) {
+    let outcome = Outcome::Refused;
+    error!(outcome = outcome.as_str(), sub = %user.sub, error = reason, "no organisation for the token");
+    (Err(TriggerError::NoOrganisation), report(outcome))
 }
 
 /// The event with `name` = `org` added to the claims to add or override, and nothing else

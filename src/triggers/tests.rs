@@ -21,7 +21,6 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_types::config_bag::ConfigBag;
-use lambda_runtime::Context;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -286,13 +285,25 @@ async fn invoke_with(
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    let result = handle(LambdaEvent::new(payload, Context::default()), provisioner).await;
+    let (result, report) = dispatch(payload, provisioner).await;
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     let lines = text
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    (result, Log(lines))
+    let log = Log(lines);
+    // What the metrics line will count is what the log says happened.
+    assert_eq!(
+        log.outcomes().last().map(String::as_str),
+        Some(report.outcome.as_str()),
+        "the report's outcome is the last one logged"
+    );
+    assert_eq!(
+        report.foreign_org,
+        !log.security_warnings().is_empty(),
+        "the report counts a security warning exactly when one was logged"
+    );
+    (result, log)
 }
 
 fn claim_read(org: impl Fn() -> Option<String> + Send + Sync + 'static) -> Rule {

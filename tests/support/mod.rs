@@ -466,6 +466,19 @@ impl LocalAws {
             .collect()
     }
 
+    /// The metrics line (EMF) the function printed for one invocation.
+    pub fn metrics_line(&self, request_id: &str) -> Value {
+        let lines: Vec<_> = self
+            .function_log()
+            .into_iter()
+            .filter(|line| line.get("_aws").is_some() && line["requestId"] == request_id)
+            .collect();
+        let [line] = lines.as_slice() else {
+            panic!("one metrics line for invocation {request_id}: {lines:?}");
+        };
+        line.clone()
+    }
+
     /// The outcomes the function logged for one user, in order.
     pub fn outcomes_of(&self, sub: &str) -> Vec<String> {
         self.function_log_of(sub)
