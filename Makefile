@@ -4,9 +4,10 @@
 # make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
 # make bench     sign-up latency and a 1,000-user burst through the local stack
 # make fuzz      libFuzzer over both triggers' event handling (FUZZ_SECONDS, default 600)
-# make deploy    sam build, then sam deploy --guided
+# make deploy    sam build, then sam deploy (guided the first time); LAMBDA_ARCH=arm64 for Graviton
 #
-# Everything installs into ignored folders of this repo (.venv, node_modules, .local), once.
+# Everything installs into ignored folders of this repo (.venv, .venv-checkov, node_modules,
+# .local), once.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,20 +24,32 @@ BOOTSTRAP := $(TARGET_DIR)/lambda/$(FUNCTION)/bootstrap
 LOCAL_AWS := LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) tests/local-aws.sh
 TEMPLATE := template.yaml
 TRANSFORMED := $(TARGET_DIR)/template/transformed.json
-# x86_64 builds with the machine's own toolchain; arm64 needs cargo lambda's zig cross-compiler.
+# One variable for the CPU: the build's Rust target and the stack's Architecture parameter
+# (make deploy passes the binary's own, and pins the built template to it).
 LAMBDA_ARCH ?= x86_64
-CARGO_LAMBDA_ARCH := $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--compiler cargo)
+RUST_TARGET := $(if $(filter arm64,$(LAMBDA_ARCH)),aarch64,x86_64)-unknown-linux-gnu
+# provided.al2023 has glibc 2.34. cargo lambda links through zig against exactly that glibc,
+# whatever the build host has (a host glibc >= 2.38 would otherwise leak __isoc23_* symbols:
+# aws-lambda-rust-runtime issue 932), and scripts/lambda_artifact.py refuses a binary that
+# needs a newer symbol or is for another CPU.
+LAMBDA_GLIBC := 2.34
+CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --bin $(FUNCTION)
 
 .DELETE_ON_ERROR:
-.PHONY: all tools build test lint unit integration template-checks template-mutations \
-        sam-build demo invoke bench fuzz deploy clean
+.PHONY: all tools build test lint unit integration deploy-checks template-checks \
+        template-mutations sam-build demo invoke bench fuzz deploy clean
 all: test
 
 .venv/.installed: requirements-dev.txt
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	# --no-deps: cargo-lambda's zig dependency (400 MB) is only for cross-compiling; we build with cargo.
+	# --no-deps: cargo-lambda would take the newest zig; requirements-dev.txt pins the one tested.
 	.venv/bin/pip install --quiet --disable-pip-version-check --no-deps cargo-lambda==1.9.2
+	touch $@
+
+.venv-checkov/.installed: requirements-checkov.txt
+	python3 -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -49,22 +62,17 @@ node_modules/.installed: package.json package-lock.json
 .local/bin/cargo-fuzz:
 	cargo install cargo-fuzz --version 0.13.2 --locked --quiet --root .local
 
-tools: .venv/.installed node_modules/.installed .local/bin/cfn-guard
-
-# provided.al2023 has glibc 2.34: an artifact that needs a newer symbol fails at start on Lambda
-# (aws-lambda-rust-runtime issue 932), so the build refuses one.
-LAMBDA_GLIBC := 2.34
+tools: .venv/.installed .venv-checkov/.installed node_modules/.installed .local/bin/cfn-guard
 
 build: .venv/.installed
-	cargo lambda build --release $(CARGO_LAMBDA_ARCH) --bin $(FUNCTION)
-	cargo lambda build --release $(CARGO_LAMBDA_ARCH) --bin $(FUNCTION) --output-format zip
+	@case "$(LAMBDA_ARCH)" in x86_64|arm64) ;; *) echo "LAMBDA_ARCH is x86_64 or arm64, not '$(LAMBDA_ARCH)'" >&2; exit 1 ;; esac
+	@[ -d "$$(rustc --print sysroot)/lib/rustlib/$(RUST_TARGET)" ] || { \
+	  echo "LAMBDA_ARCH=$(LAMBDA_ARCH) needs the Rust target $(RUST_TARGET): rustup target add $(RUST_TARGET)" >&2; exit 1; }
+	$(CARGO_LAMBDA_BUILD)
+	$(CARGO_LAMBDA_BUILD) --output-format zip
 	@ls -l $(BOOTSTRAP).zip | awk '{printf "%s: %.1f MB zipped\n", $$NF, $$5 / 1048576}'
 	@ls -l $(BOOTSTRAP) | awk '{printf "%s: %.1f MB\n", $$NF, $$5 / 1048576}'
-	@newest=$$(objdump -T $(BOOTSTRAP) | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1); \
-	if [ "$$(printf '%s\n%s\n' "$$newest" "$(LAMBDA_GLIBC)" | sort -V | tail -n 1)" != "$(LAMBDA_GLIBC)" ]; then \
-	  echo "$(BOOTSTRAP) needs glibc $$newest; Lambda's provided.al2023 has $(LAMBDA_GLIBC)" >&2; exit 1; \
-	fi; \
-	echo "$(BOOTSTRAP): highest glibc symbol $$newest (Lambda has $(LAMBDA_GLIBC))"
+	python3 scripts/lambda_artifact.py check --arch $(LAMBDA_ARCH) --glibc $(LAMBDA_GLIBC) $(BOOTSTRAP)
 
 # Called by `sam build` (BuildMethod: makefile): the artifact that `make build` made and the
 # integration tests ran.
@@ -90,13 +98,20 @@ template-checks: tools
 template-mutations: tools
 	tests/template/mutations.sh
 
+# The build and deploy scripts: the artifact check refuses what Lambda would not start, and the
+# deploy passes the built binary's Architecture (tests/deploy, against a stand-in sam).
+deploy-checks: .venv/.installed build
+	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_ARCH=$(LAMBDA_ARCH) LAMBDA_GLIBC=$(LAMBDA_GLIBC) \
+	  python3 -m unittest discover --start-directory tests/deploy --verbose
+
 # sam build packages the very binary the integration tests ran.
 sam-build: tools build
-	$(OFFLINE_REGION) sam build --build-in-source --template $(TEMPLATE)
+	$(OFFLINE_REGION) sam build --build-in-source --template $(TEMPLATE) \
+	  --parameter-overrides Architecture=$(LAMBDA_ARCH)
 	cmp .aws-sam/build/ProvisionFunction/bootstrap $(BOOTSTRAP)
 	@echo "sam build: .aws-sam/build/ProvisionFunction/bootstrap is $(BOOTSTRAP), byte for byte"
 
-test: lint unit integration template-checks template-mutations sam-build
+test: lint unit integration deploy-checks template-checks template-mutations sam-build
 
 $(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
 	mkdir -p $(@D)
@@ -123,12 +138,13 @@ fuzz: .local/bin/cargo-fuzz
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=8192
 
 # The first deploy is guided and saves its answers in samconfig.toml here (git-ignored; beside
-# .aws-sam/build/template.yaml, `sam build` would delete it); later ones reuse them.
+# .aws-sam/build/template.yaml, `sam build` would delete it); later ones reuse them. The
+# Architecture is always the built binary's (scripts/deploy.py).
 SAMCONFIG := $(CURDIR)/samconfig.toml
 deploy: sam-build
-	sam deploy --template .aws-sam/build/template.yaml --config-file $(SAMCONFIG) \
-	  $$([ -f $(SAMCONFIG) ] || echo --guided)
+	python3 scripts/deploy.py --template .aws-sam/build/template.yaml --config $(SAMCONFIG) \
+	  --bootstrap $(BOOTSTRAP) --arch $(LAMBDA_ARCH) --glibc $(LAMBDA_GLIBC)
 
 clean:
 	cargo clean
-	rm -rf .venv node_modules .local .aws-sam fuzz/target fuzz/corpus fuzz/artifacts
+	rm -rf .venv .venv-checkov node_modules .local .aws-sam fuzz/target fuzz/corpus fuzz/artifacts

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The template's proofs, run on TEMPLATE (template.yaml, or a deliberately broken copy):
-#   1. cfn-lint and sam validate --lint                                 (CHECKS=all, the default)
+#   1. cfn-lint, sam validate --lint, and checkov                       (CHECKS=all, the default)
 #   2. the cfn-guard rules, on their own cases and on the template      (CHECKS=all or rules)
 #   3. the tenant role's policies, after the SAM transform, evaluated
 #      by an IAM policy simulator                                       (CHECKS=all or policy)
@@ -25,6 +25,11 @@ lint() {
   cfn-lint "$template"
   step "sam validate --lint"
   sam validate --lint --template "$template"
+  # An independent scanner. Every finding it would report is decided in the template itself
+  # (Metadata.checkov.skip, with the reason); the README's security section lists them.
+  step "checkov"
+  "$root/.venv-checkov/bin/checkov" --file "$template" --framework cloudformation \
+    --compact --quiet --skip-download
 }
 
 # 2. The invariants hold: the rules pass their own cases, then the template.
