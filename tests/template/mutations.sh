@@ -25,6 +25,7 @@ mutations=(
   'pre token generation on event V2_0|s/LambdaVersion: V1_0/LambdaVersion: V2_0/'
   'the invoke permission not pinned to the pool|/SourceArn: !GetAtt UserPool.Arn/d'
   'the app client created before the trigger permissions|/DependsOn: \[ProvisionFunctionInvokedByUserPool/d'
+  'the app client not waiting for the user-pool policy|s/DependsOn: \[ProvisionFunctionInvokedByUserPool, ProvisionFunctionUserPoolPolicy\]/DependsOn: [ProvisionFunctionInvokedByUserPool]/'
 )
 
 for mutation in "${mutations[@]}"; do
