@@ -180,6 +180,18 @@ class Deploy(Workspace):
             self.assertIn(f"--parameter-overrides Architecture={arch}", plan)
             self.assertIn(f"--arch {arch} --glibc {GLIBC}", plan.split("scripts/deploy.py")[1])
 
+    def test_every_target_finds_the_artifact_under_cargo_target_dir(self):
+        # Many Rust users set CARGO_TARGET_DIR globally; cargo lambda then builds there.
+        plan = subprocess.run(
+            ["make", "--dry-run", "--always-make", "test", "demo", "invoke", "bench", "deploy",
+             "CARGO_TARGET_DIR=/elsewhere/target"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout
+        paths = [word.strip(",") for word in plan.split() if "lambda/provision-tenant/bootstrap" in word]
+        self.assertGreaterEqual(len(paths), 5, plan)
+        for path in paths:
+            self.assertIn("/elsewhere/target/lambda/provision-tenant/bootstrap", path)
+
 
 if __name__ == "__main__":
     unittest.main()
