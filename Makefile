@@ -36,7 +36,7 @@ LAMBDA_GLIBC := 2.34
 CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --bin $(FUNCTION)
 
 .DELETE_ON_ERROR:
-.PHONY: all tools build test lint unit integration deploy-checks template-checks \
+.PHONY: all tools build test lint unit local-stack-checks integration deploy-checks template-checks \
         template-mutations sam-build demo invoke bench fuzz deploy clean
 all: test
 
@@ -104,6 +104,10 @@ deploy-checks: .venv/.installed build
 	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_ARCH=$(LAMBDA_ARCH) LAMBDA_GLIBC=$(LAMBDA_GLIBC) \
 	  python3 -m unittest discover --start-directory tests/deploy --verbose
 
+# The maker of the local world from the template: what it reads, and what it refuses.
+local-stack-checks: .venv/.installed $(TRANSFORMED)
+	TRANSFORMED_TEMPLATE=$(TRANSFORMED) python3 -m unittest discover --start-directory tests/stack --verbose
+
 # sam build packages the very binary the integration tests ran.
 sam-build: tools build
 	$(OFFLINE_REGION) sam build --build-in-source --template $(TEMPLATE) \
@@ -111,7 +115,7 @@ sam-build: tools build
 	cmp .aws-sam/build/ProvisionFunction/bootstrap $(BOOTSTRAP)
 	@echo "sam build: .aws-sam/build/ProvisionFunction/bootstrap is $(BOOTSTRAP), byte for byte"
 
-test: lint unit integration deploy-checks template-checks template-mutations sam-build
+test: lint unit local-stack-checks integration deploy-checks template-checks template-mutations sam-build
 
 $(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
 	mkdir -p $(@D)

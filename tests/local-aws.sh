@@ -16,7 +16,9 @@
 # AWS_SECRET_ACCESS_KEY, AWS_REGION):
 #   AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER   the stand-ins
 #                       (DynamoDB through the proxy's fault-free port, which serialises moto)
-#   TABLE_NAME          the tenant table (created by the command, as the template declares it)
+#   TABLE_NAME          the tenant table, made as the template declares it
+#   LOCAL_STACK_TEMPLATE  template.yaml after the SAM transform: tests/stack/local_stack.py
+#                       makes user pools (and other tables) from it
 #   LOCAL_LAMBDA_URL    the invoke API: POST $LOCAL_LAMBDA_URL/2015-03-31/functions/_/invocations
 #   LOCAL_FUNCTION_LOG  the function's JSON log lines
 #   LOCAL_FAULT_PROXY   the fault proxy's control API (see tests/faults/proxy.py)
@@ -91,15 +93,14 @@ start moto "$work" python3 "$root/tests/moto_server.py" "$moto_port"
 
 cognito_port=$(free_port)
 lambda_port=$(free_port)
+# The local world is made from template.yaml, after the SAM transform: cognito-local's
+# triggers here, the table and every user pool by tests/stack/local_stack.py.
+export LOCAL_STACK_TEMPLATE="$work/transformed.json"
+AWS_DEFAULT_REGION=us-east-1 python3 "$root/tests/policy/transform.py" "$root/template.yaml" "$LOCAL_STACK_TEMPLATE"
 mkdir -p "$work/cognito/.cognito"
-cat >"$work/cognito/.cognito/config.json" <<JSON
-{
-  "LambdaClient": {"endpoint": "http://127.0.0.1:$lambda_port", "region": "us-east-1",
-                   "credentials": {"accessKeyId": "local", "secretAccessKey": "local"},
-                   "httpOptions": {"timeout": 5000}, "maxRetries": 0},
-  "TriggerFunctions": {"PostConfirmation": "$function_name", "PreTokenGeneration": "$function_name"}
-}
-JSON
+python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" cognito-local-config \
+  --lambda-endpoint "http://127.0.0.1:$lambda_port" --function "$function_name" \
+  >"$work/cognito/.cognito/config.json"
 HOST=127.0.0.1 PORT=$cognito_port CODE=123456 start cognito-local "$work/cognito" cognito-local
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
@@ -142,6 +143,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port"
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=$cognito_url
 export LOCAL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
 export LOCAL_FAULT_PROXY="http://127.0.0.1:$proxy_port"
+python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" table --name "$TABLE_NAME" >/dev/null
 # One log for all instances, as CloudWatch Logs gathers them.
 export LOCAL_FUNCTION_LOG="$work/function.log"
 # The command gets a process group of its own too, and the script waits for it: a signal to

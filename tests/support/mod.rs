@@ -6,14 +6,10 @@ pub mod burst;
 
 use aws_sdk_cognitoidentityprovider::Client as CognitoClient;
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeType, AuthFlowType, ChallengeNameType, ExplicitAuthFlowsType, MessageActionType,
-    SchemaAttributeType, StringAttributeConstraintsType, UsernameAttributeType,
+    AttributeType, AuthFlowType, ChallengeNameType, MessageActionType,
 };
 use aws_sdk_dynamodb::Client as DynamoClient;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -78,6 +74,24 @@ fn env(name: &str) -> String {
     })
 }
 
+/// Runs tests/stack/local_stack.py, the one maker of local resources from the template, and
+/// returns what it printed.
+fn local_stack(args: &[&str]) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stack/local_stack.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(env("LOCAL_STACK_TEMPLATE"))
+        .args(args)
+        .output()
+        .expect("running tests/stack/local_stack.py");
+    assert!(
+        output.status.success(),
+        "local_stack.py {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("local_stack.py prints JSON")
+}
+
 fn http() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -108,88 +122,17 @@ impl LocalAws {
         local
     }
 
-    /// The tenant table as the template declares it: string keys PK and SK.
+    /// The tenant table as the template declares it (idempotent).
     async fn ensure_table(&self) {
-        let key = |name: &str, key_type| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-                .unwrap()
-        };
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        let created = self
-            .dynamo
-            .create_table()
-            .table_name(&self.table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key("PK", KeyType::Hash))
-            .key_schema(key("SK", KeyType::Range))
-            .attribute_definitions(attribute("PK"))
-            .attribute_definitions(attribute("SK"))
-            .send()
-            .await;
-        if let Err(err) = created {
-            let in_use = err
-                .as_service_error()
-                .is_some_and(|err| err.is_resource_in_use_exception());
-            assert!(in_use, "creating the table failed: {err:?}");
-        }
+        local_stack(&["table", "--name", &self.table]);
     }
 
-    /// A user pool set up as the template sets it up: email sign-in, a mutable 36-character
-    /// `org` attribute, and an app client that may read `custom:org` but not write it.
+    /// A user pool and its app client, made as the template declares them.
     pub async fn create_pool(&self, name: &str) -> Pool {
-        let org = SchemaAttributeType::builder()
-            .name("org")
-            .attribute_data_type("String".into())
-            .mutable(true)
-            .string_attribute_constraints(
-                StringAttributeConstraintsType::builder()
-                    .min_length("36")
-                    .max_length("36")
-                    .build(),
-            )
-            .build();
-        let pool = self
-            .cognito
-            .create_user_pool()
-            .pool_name(name)
-            .username_attributes(UsernameAttributeType::Email)
-            .schema(org)
-            .send()
-            .await
-            .expect("CreateUserPool")
-            .user_pool
-            .unwrap();
-        let id = pool.id.unwrap();
-        let client = self
-            .cognito
-            .create_user_pool_client()
-            .user_pool_id(&id)
-            .client_name("web")
-            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
-            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-            .set_read_attributes(Some(vec![
-                "email".into(),
-                "email_verified".into(),
-                ORG_ATTRIBUTE.into(),
-            ]))
-            .set_write_attributes(Some(vec!["email".into()]))
-            .send()
-            .await
-            .expect("CreateUserPoolClient")
-            .user_pool_client
-            .unwrap();
+        let made = local_stack(&["user-pool", "--name", name]);
         Pool {
-            id,
-            client_id: client.client_id.unwrap(),
+            id: made["UserPoolId"].as_str().unwrap().to_owned(),
+            client_id: made["UserPoolClientId"].as_str().unwrap().to_owned(),
         }
     }
 

@@ -1,0 +1,117 @@
+"""tests/stack/local_stack.py, offline: what it reads from the template, and what it refuses.
+
+Runs on TRANSFORMED_TEMPLATE (make local-stack-checks writes it); the parts that create
+resources run in every integration test, which gets its pools and tables from the script.
+"""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests/stack/local_stack.py"
+TRANSFORMED = json.loads(Path(os.environ["TRANSFORMED_TEMPLATE"]).read_text())
+
+
+def run(template, *args):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as stream:
+        json.dump(template, stream)
+    try:
+        result = subprocess.run([sys.executable, str(SCRIPT), stream.name, *args],
+                                capture_output=True, text=True)
+    finally:
+        os.unlink(stream.name)
+    return result
+
+
+def ok(template, *args):
+    result = run(template, *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def broken(change):
+    template = copy.deepcopy(TRANSFORMED)
+    change(template["Resources"])
+    return template
+
+
+CONFIG = ("cognito-local-config", "--lambda-endpoint", "http://127.0.0.1:9", "--function", "_")
+IDENTITY = ("identity-pool", "--user-pool-id", "us-east-1_Local", "--client-id", "client-1",
+            "--table-name", "tenants")
+
+
+class WhatItReads(unittest.TestCase):
+    def test_cognito_local_invokes_the_function_for_both_triggers_the_template_wires(self):
+        config = ok(TRANSFORMED, *CONFIG)
+        self.assertEqual(config["TriggerFunctions"], {"PostConfirmation": "_", "PreTokenGeneration": "_"})
+        self.assertEqual(config["LambdaClient"]["endpoint"], "http://127.0.0.1:9")
+
+    def test_a_trigger_the_template_drops_is_not_wired_locally(self):
+        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"].pop("PreTokenGenerationConfig"))
+        self.assertEqual(ok(template, *CONFIG)["TriggerFunctions"], {"PostConfirmation": "_"})
+
+    def test_the_identity_pool_settings_are_the_templates(self):
+        settings = ok(TRANSFORMED, *IDENTITY)
+        self.assertEqual(settings["PrincipalTags"]["Map"], {"org": "custom:org"})
+        self.assertFalse(settings["PrincipalTags"]["UseDefaults"])
+        self.assertFalse(settings["AllowClassicFlow"])
+        self.assertFalse(settings["AllowUnauthenticatedIdentities"])
+        self.assertEqual(settings["Roles"], {"authenticated": "TenantRole"})
+        self.assertEqual(settings["Providers"], [
+            {"ProviderName": "cognito-idp.us-east-1.amazonaws.com/us-east-1_Local", "ClientId": "client-1"},
+        ])
+        self.assertEqual(settings["TableArn"], "arn:aws:dynamodb:us-east-1:123456789012:table/tenants")
+
+    def test_a_changed_template_changes_the_local_world(self):
+        template = broken(lambda r: r["IdentityPoolPrincipalTags"]["Properties"].update(PrincipalTags={"org": "sub"}))
+        self.assertEqual(ok(template, *IDENTITY)["PrincipalTags"]["Map"], {"org": "sub"})
+        template = broken(lambda r: r["IdentityPool"]["Properties"].update(AllowClassicFlow=True))
+        self.assertTrue(ok(template, *IDENTITY)["AllowClassicFlow"])
+
+    def test_conditions_take_the_parameters_defaults(self):
+        template = copy.deepcopy(TRANSFORMED)
+        template["Parameters"]["AllowUnauthenticatedAccess"]["Default"] = "true"
+        settings = ok(template, *IDENTITY)
+        self.assertTrue(settings["AllowUnauthenticatedIdentities"])
+        self.assertEqual(settings["Roles"], {"authenticated": "TenantRole", "unauthenticated": "PublicReaderRole"})
+
+
+class WhatItRefuses(unittest.TestCase):
+    def refused(self, template, args, message):
+        result = run(template, *args)
+        self.assertEqual(result.returncode, 2, result.stdout)
+        self.assertIn(message, result.stderr)
+        self.assertEqual(result.stdout, "", "nothing half-made is printed")
+
+    def test_a_pool_property_it_cannot_reproduce(self):
+        template = broken(lambda r: r["UserPool"]["Properties"].update(MfaConfiguration="ON"))
+        self.refused(template, CONFIG, "UserPool: the local stack does not reproduce MfaConfiguration")
+
+    def test_a_trigger_cognito_local_cannot_wire(self):
+        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"].update(
+            PreSignUp={"Fn::GetAtt": ["ProvisionFunction", "Arn"]}))
+        self.refused(template, CONFIG, "LambdaConfig.PreSignUp: the local stack wires no such trigger")
+
+    def test_a_token_trigger_on_another_event_version(self):
+        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"].update(
+            LambdaVersion="V2_0"))
+        self.refused(template, CONFIG, "cognito-local sends event V1_0 only")
+
+    def test_an_intrinsic_it_cannot_evaluate(self):
+        template = broken(lambda r: r["IdentityPool"]["Properties"].update(
+            AllowClassicFlow={"Fn::ImportValue": "elsewhere"}))
+        self.refused(template, IDENTITY, "cannot evaluate Fn::ImportValue")
+
+    def test_a_second_table(self):
+        template = broken(lambda r: r.update(Second=copy.deepcopy(r["TenantTable"])))
+        self.refused(template, ("table", "--name", "x"), "exactly one AWS::DynamoDB::Table")
+
+
+if __name__ == "__main__":
+    unittest.main()
