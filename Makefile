@@ -36,7 +36,7 @@ LAMBDA_GLIBC := 2.34
 CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --bin $(FUNCTION)
 
 .DELETE_ON_ERROR:
-.PHONY: all tools build test lint unit local-stack-checks integration deploy-checks template-checks \
+.PHONY: all tools build test lint unit local-stack-checks integration live deploy-checks template-checks \
         template-mutations sam-build demo invoke bench fuzz deploy clean
 all: test
 
@@ -98,6 +98,11 @@ template-checks: tools
 template-mutations: tools
 	tests/template/mutations.sh
 
+# The data path, live: the local identity pool and IAM gateway (tests/iam), their own cases,
+# and every policy case sent as a signed request.
+live: .venv/.installed node_modules/.installed build
+	$(LOCAL_AWS) node --test --test-reporter=spec tests/iam/
+
 # The build and deploy scripts: the artifact check refuses what Lambda would not start, and the
 # deploy passes the built binary's Architecture (tests/deploy, against a stand-in sam).
 deploy-checks: .venv/.installed build
@@ -115,7 +120,7 @@ sam-build: tools build
 	cmp .aws-sam/build/ProvisionFunction/bootstrap $(BOOTSTRAP)
 	@echo "sam build: .aws-sam/build/ProvisionFunction/bootstrap is $(BOOTSTRAP), byte for byte"
 
-test: lint unit local-stack-checks integration deploy-checks template-checks template-mutations sam-build
+test: lint unit local-stack-checks integration live deploy-checks template-checks template-mutations sam-build
 
 $(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
 	mkdir -p $(@D)

@@ -144,6 +144,29 @@ export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=$cognito_url
 export LOCAL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
 export LOCAL_FAULT_PROXY="http://127.0.0.1:$proxy_port"
 python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" table --name "$TABLE_NAME" >/dev/null
+
+# The stack's own user pool and identity pool, as sam deploy would make them; their ids under
+# the names of the template's outputs.
+python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" user-pool --name local >"$work/user-pool.json"
+UserPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["UserPoolId"])' "$work/user-pool.json")
+UserPoolClientId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["UserPoolClientId"])' "$work/user-pool.json")
+python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" identity-pool --user-pool-id "$UserPoolId" \
+  --client-id "$UserPoolClientId" --table-name "$TABLE_NAME" >"$work/identity-pool.json"
+IdentityPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["IdentityPoolId"])' "$work/identity-pool.json")
+export UserPoolId UserPoolClientId IdentityPoolId TableName=$TABLE_NAME
+
+# IAM in front of DynamoDB, and the identity pool that issues the credentials it checks
+# (tests/iam/server.mjs): from here on every client reaches DynamoDB through it.
+identity_port=$(free_port)
+gateway_port=$(free_port)
+start local-iam "$work" node "$root/tests/iam/server.mjs" --settings "$work/identity-pool.json" \
+  --template "$LOCAL_STACK_TEMPLATE" --upstream "http://127.0.0.1:$clean_port" \
+  --user-pool-url "$cognito_url" --identity-port "$identity_port" --dynamodb-port "$gateway_port"
+wait_for "local-iam (identity pool)" 30 listening "$identity_port"
+wait_for "local-iam (DynamoDB gateway)" 30 listening "$gateway_port"
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$gateway_port"
+export AWS_ENDPOINT_URL_COGNITO_IDENTITY="http://127.0.0.1:$identity_port"
+export LOCAL_IAM_LOG="$work/local-iam.log"
 # One log for all instances, as CloudWatch Logs gathers them.
 export LOCAL_FUNCTION_LOG="$work/function.log"
 # The command gets a process group of its own too, and the script waits for it: a signal to

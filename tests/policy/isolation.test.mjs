@@ -3,6 +3,7 @@
 // Run by `make test`, which writes the transformed template first.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { tenantCases } from './cases.mjs'
 import { decide, rolePolicies, TABLE } from './tenant-policy.mjs'
 
 const template = process.env.TRANSFORMED_TEMPLATE
@@ -19,42 +20,10 @@ async function expect(policies, allowed, request) {
   assert.equal(decision.allowed, allowed, `${JSON.stringify(request)} -> ${decision.result}`)
 }
 
-const allowed = [
-  ['GetItem on its organisation', { action: 'dynamodb:GetItem', keys: [`ORG#${OWN}`] }],
-  ['Query below its organisation', { action: 'dynamodb:Query', keys: [`ORG#${OWN}#projects`] }],
-  ['GetItem on a public partition', { action: 'dynamodb:GetItem', keys: ['PUBLIC#pricing'] }],
-  [
-    'BatchGetItem of own and public keys',
-    { action: 'dynamodb:BatchGetItem', keys: [`ORG#${OWN}`, `ORG#${OWN}#a`, 'PUBLIC#x'] },
-  ],
-]
+const { allowed, denied } = tenantCases({ own: OWN, other: OTHER, sub: SUB, table: TABLE })
 for (const [name, request] of allowed) {
   test(`tenant may: ${name}`, () => expect(tenant, true, { org: OWN, ...request }))
 }
-
-const denied = [
-  ["another tenant's organisation", { action: 'dynamodb:GetItem', keys: [`ORG#${OTHER}`] }],
-  ["a Query of another tenant's data", { action: 'dynamodb:Query', keys: [`ORG#${OTHER}#projects`] }],
-  ["a batch mixing its own and another's keys", { action: 'dynamodb:BatchGetItem', keys: [`ORG#${OWN}`, `ORG#${OTHER}`] }],
-  ['a key that only starts with its id', { action: 'dynamodb:GetItem', keys: [`ORG#${OWN}0`] }],
-  ['a key with its id after another prefix', { action: 'dynamodb:GetItem', keys: [`ORG#x#${OWN}`] }],
-  ['the per-user claims', { action: 'dynamodb:GetItem', keys: [`USER#${SUB}`] }],
-  ['Scan (no leading key)', { action: 'dynamodb:Scan' }],
-  ['PartiQL ExecuteStatement', { action: 'dynamodb:PartiQLSelect' }],
-  ['PutItem on its own organisation', { action: 'dynamodb:PutItem', keys: [`ORG#${OWN}`] }],
-  ['UpdateItem on its own organisation', { action: 'dynamodb:UpdateItem', keys: [`ORG#${OWN}`] }],
-  ['DeleteItem on its own organisation', { action: 'dynamodb:DeleteItem', keys: [`ORG#${OWN}`] }],
-  ['BatchWriteItem on its own organisation', { action: 'dynamodb:BatchWriteItem', keys: [`ORG#${OWN}`] }],
-  [
-    'a Query on an index',
-    { action: 'dynamodb:Query', keys: [`ORG#${OWN}`], resource: `${TABLE}/index/by-owner` },
-  ],
-  [
-    'another table',
-    { action: 'dynamodb:GetItem', keys: [`ORG#${OWN}`], resource: TABLE.replace('tenant-table', 'billing') },
-  ],
-  ['DescribeTable', { action: 'dynamodb:DescribeTable' }],
-]
 for (const [name, request] of denied) {
   test(`tenant may not: ${name}`, () => expect(tenant, false, { org: OWN, ...request }))
 }

@@ -1,5 +1,6 @@
-// The tenant role's permissions, read from the transformed template (tests/policy/transform.py),
-// and a way to ask what they allow. Shared by isolation.test.mjs and explain.mjs (make demo).
+// The roles' permissions, read from the transformed template (tests/policy/transform.py), and a
+// way to ask what they allow. Shared by the policy cases, explain.mjs (make demo) and the
+// local IAM gateway (tests/iam), which resolves the ARNs to the local stack's own.
 import { readFileSync } from 'node:fs'
 import { runSimulation } from '@cloud-copilot/iam-simulate'
 
@@ -11,37 +12,38 @@ export const LOG_GROUP = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:provision-
 
 // Values for the intrinsics a role policy may use. Any other intrinsic is an error, so that a
 // policy the simulator cannot read fails the tests instead of being evaluated half-resolved.
-const ATTRIBUTES = {
+export const ATTRIBUTES = {
   'TenantTable.Arn': TABLE,
   'UserPool.Arn': USER_POOL,
   'ProvisionFunctionLogGroup.Arn': LOG_GROUP,
 }
 
-function resolve(node, where) {
-  if (Array.isArray(node)) return node.map((item) => resolve(item, where))
+function resolve(node, where, attributes) {
+  if (Array.isArray(node)) return node.map((item) => resolve(item, where, attributes))
   if (node === null || typeof node !== 'object') return node
   const keys = Object.keys(node)
   if (keys.length === 1 && keys[0] === 'Fn::GetAtt') {
     const name = node['Fn::GetAtt'].join('.')
-    if (!(name in ATTRIBUTES)) throw new Error(`${where}: cannot evaluate Fn::GetAtt ${name}`)
-    return ATTRIBUTES[name]
+    if (!(name in attributes)) throw new Error(`${where}: cannot evaluate Fn::GetAtt ${name}`)
+    return attributes[name]
   }
   if (keys.length === 1 && keys[0] === 'Fn::Sub' && typeof node['Fn::Sub'] === 'string') {
     return node['Fn::Sub'].replace(/\$\{([^}!]+)\}/g, (_, name) => {
       if (name.startsWith('aws:')) return `\${${name}}` // a policy variable, for IAM to fill in
-      if (!(name in ATTRIBUTES)) throw new Error(`${where}: cannot evaluate \${${name}}`)
-      return ATTRIBUTES[name]
+      if (!(name in attributes)) throw new Error(`${where}: cannot evaluate \${${name}}`)
+      return attributes[name]
     })
   }
   if (keys.some((key) => key === 'Ref' || key.startsWith('Fn::'))) {
     throw new Error(`${where}: cannot evaluate ${JSON.stringify(node)}`)
   }
-  return Object.fromEntries(keys.map((key) => [key, resolve(node[key], where)]))
+  return Object.fromEntries(keys.map((key) => [key, resolve(node[key], where, attributes)]))
 }
 
 // Every identity policy attached to the role: its inline policies and any AWS::IAM::Policy
 // naming it. Managed policies cannot be read offline, so a role with any is refused.
-export function rolePolicies(transformedTemplate, role) {
+// `attributes` gives the value of each Fn::GetAtt the policies may use.
+export function rolePolicies(transformedTemplate, role, attributes = ATTRIBUTES) {
   const resources = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources
   const definition = resources[role]
   if (!definition || definition.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
@@ -50,12 +52,12 @@ export function rolePolicies(transformedTemplate, role) {
   }
   const inline = (definition.Properties.Policies ?? []).map((p) => ({
     name: p.PolicyName,
-    policy: resolve(p.PolicyDocument, `${role}/${p.PolicyName}`),
+    policy: resolve(p.PolicyDocument, `${role}/${p.PolicyName}`, attributes),
   }))
   const attached = Object.entries(resources)
     .filter(([, r]) => ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy'].includes(r.Type))
     .filter(([, r]) => (r.Properties.Roles ?? []).some((ref) => ref?.Ref === role))
-    .map(([name, r]) => ({ name, policy: resolve(r.Properties.PolicyDocument, name) }))
+    .map(([name, r]) => ({ name, policy: resolve(r.Properties.PolicyDocument, name, attributes) }))
   return [...inline, ...attached]
 }
 
@@ -65,6 +67,17 @@ export async function decide(policies, { action, org, keys, resource = TABLE, ro
   const contextVariables = {}
   if (org !== undefined) contextVariables['aws:PrincipalTag/org'] = org
   if (keys !== undefined) contextVariables['dynamodb:LeadingKeys'] = keys
+  return simulate(policies, {
+    action,
+    resource,
+    principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/session`,
+    contextVariables,
+  })
+}
+
+// The simulator's decision on one authorisation: an action on a resource, by a principal,
+// with the request's context keys.
+export async function simulate(policies, { action, resource, principal, contextVariables }) {
   const response = await runSimulation(
     {
       identityPolicies: policies,
@@ -72,7 +85,7 @@ export async function decide(policies, { action, org, keys, resource = TABLE, ro
       resourceControlPolicies: [],
       request: {
         action,
-        principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/session`,
+        principal,
         resource: { resource, accountId: ACCOUNT },
         contextVariables,
       },

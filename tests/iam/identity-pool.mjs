@@ -1,0 +1,140 @@
+// A local Cognito identity pool, for the enhanced (simplified) flow that browser SDKs use:
+// GetId, then GetCredentialsForIdentity. It accepts only ID tokens from the template's user
+// pool and app client, verified as the service verifies them (jose: the signature against the
+// pool's published keys, the issuer, the audience, token_use, the expiry), and maps claims to
+// session tags exactly as the template's AWS::Cognito::IdentityPoolPrincipalTag says.
+import { randomBytes, randomUUID } from 'node:crypto'
+import { createRemoteJWKSet, jwtVerify } from 'jose'
+
+export class ServiceError extends Error {
+  constructor(code, message) {
+    super(message)
+    this.code = code
+  }
+}
+
+// The tags Cognito maps when UseDefaults is true (Cognito developer guide, attributes for
+// access control: "username" from sub, "client" from aud).
+const DEFAULT_TAGS = { username: 'sub', client: 'aud' }
+// What STS accepts in a session tag value; anything else fails the role assumption.
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u
+
+export class IdentityPool {
+  // settings: tests/stack/local_stack.py identity-pool; issuerOf(poolId): the user pool's
+  // issuer URL, which publishes <issuer>/.well-known/jwks.json.
+  constructor(settings, { issuerOf, sessions, sessionSeconds = 3600 }) {
+    this.settings = settings
+    this.sessions = sessions
+    this.sessionSeconds = sessionSeconds
+    this.identities = new Map() // identityId -> { provider, sub }
+    this.byUser = new Map() // `${provider} ${sub}` -> identityId
+    this.providers = new Map(
+      settings.Providers.map(({ ProviderName, ClientId }) => {
+        const poolId = ProviderName.split('/').pop()
+        const issuer = issuerOf(poolId)
+        return [ProviderName, { clientId: ClientId, issuer, keys: createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`)) }]
+      }),
+    )
+  }
+
+  async handle(operation, body) {
+    if (body.IdentityPoolId !== undefined && body.IdentityPoolId !== this.settings.IdentityPoolId) {
+      throw new ServiceError('ResourceNotFoundException', `IdentityPool '${body.IdentityPoolId}' not found.`)
+    }
+    if (operation === 'GetId') return this.getId(body)
+    if (operation === 'GetCredentialsForIdentity') return this.credentialsFor(body)
+    if (operation === 'GetOpenIdToken' && !this.settings.AllowClassicFlow) {
+      throw new ServiceError('InvalidParameterException', 'Basic (classic) flow is not enabled, please use enhanced flow.')
+    }
+    throw new ServiceError('InvalidParameterException', `${operation} is not offered by the local identity pool`)
+  }
+
+  async getId(body) {
+    if (body.IdentityPoolId === undefined) throw new ServiceError('InvalidParameterException', 'IdentityPoolId is required')
+    const login = await this.login(body.Logins)
+    const key = `${login.provider} ${login.claims.sub}`
+    let identityId = this.byUser.get(key)
+    if (!identityId) {
+      identityId = `${this.settings.IdentityPoolId.split(':')[0]}:${randomUUID()}`
+      this.byUser.set(key, identityId)
+      this.identities.set(identityId, { provider: login.provider, sub: login.claims.sub })
+    }
+    return { IdentityId: identityId }
+  }
+
+  async credentialsFor(body) {
+    const identity = this.identities.get(body.IdentityId)
+    if (!identity) throw new ServiceError('ResourceNotFoundException', 'Identity not found.')
+    const login = await this.login(body.Logins)
+    if (login.provider !== identity.provider || login.claims.sub !== identity.sub) {
+      throw new ServiceError('NotAuthorizedException', 'Invalid login token. The token does not belong to this identity.')
+    }
+    const role = this.settings.Roles.authenticated
+    if (!role) throw new ServiceError('InvalidIdentityPoolConfigurationException', 'No authenticated role is attached.')
+    const tags = this.tagsFrom(login.claims)
+    const expiration = Math.floor(Date.now() / 1000) + this.sessionSeconds
+    const credentials = {
+      AccessKeyId: `ASIA${randomBytes(12).toString('hex').toUpperCase().slice(0, 16)}`,
+      SecretKey: randomBytes(30).toString('base64'),
+      SessionToken: randomBytes(48).toString('base64'),
+      Expiration: expiration,
+    }
+    this.sessions.set(credentials.AccessKeyId, {
+      secretAccessKey: credentials.SecretKey,
+      sessionToken: credentials.SessionToken,
+      expiresAt: expiration * 1000,
+      role,
+      tags,
+      sessionName: `CognitoIdentityCredentials`,
+      identityId: body.IdentityId,
+    })
+    return { IdentityId: body.IdentityId, Credentials: credentials }
+  }
+
+  // Exactly one login, from a provider of this pool, whose ID token the provider signed.
+  async login(logins) {
+    const entries = Object.entries(logins ?? {})
+    if (entries.length === 0) {
+      const message = this.settings.AllowUnauthenticatedIdentities
+        ? 'Unauthenticated identities are not emulated locally.'
+        : 'Unauthenticated access is not supported for this identity pool.'
+      throw new ServiceError('NotAuthorizedException', message)
+    }
+    if (entries.length > 1) throw new ServiceError('InvalidParameterException', 'One login at a time, locally.')
+    const [[provider, token]] = entries
+    const known = this.providers.get(provider)
+    if (!known) throw new ServiceError('NotAuthorizedException', `Invalid login token. ${provider} is not a provider of this identity pool.`)
+    let claims
+    try {
+      ;({ payload: claims } = await jwtVerify(token, known.keys, {
+        issuer: known.issuer,
+        audience: known.clientId,
+        algorithms: ['RS256'],
+        requiredClaims: ['sub', 'exp', 'token_use'],
+      }))
+    } catch (err) {
+      throw new ServiceError('NotAuthorizedException', `Invalid login token. ${err.code ?? 'ERR_JWT_INVALID'}: ${err.message}`)
+    }
+    if (claims.token_use !== 'id') {
+      throw new ServiceError('NotAuthorizedException', 'Invalid login token. Not an ID token.')
+    }
+    return { provider, claims }
+  }
+
+  // A missing claim gives no tag, never an error; a value STS would refuse fails the call.
+  tagsFrom(claims) {
+    const { Map: map, UseDefaults: useDefaults } = this.settings.PrincipalTags
+    const wanted = useDefaults ? DEFAULT_TAGS : map
+    const tags = {}
+    for (const [tag, claim] of Object.entries(wanted)) {
+      const value = claims[claim]
+      if (value === undefined || value === null) continue
+      const text = typeof value === 'string' ? value : String(value)
+      if (!TAG_VALUE.test(text)) {
+        throw new ServiceError('InvalidParameterException', `The claim ${claim} cannot be the value of session tag ${tag}.`)
+      }
+      tags[tag] = text
+    }
+    return tags
+  }
+}

@@ -1,0 +1,203 @@
+// local-iam: the template's identity pool, and IAM in front of the DynamoDB stand-in.
+//
+//   node tests/iam/server.mjs --settings IDENTITY.json --template TRANSFORMED.json \
+//     --upstream URL --user-pool-url URL --identity-port N --dynamodb-port N
+//
+// Identity port: the Cognito Identity API (identity-pool.mjs).
+// DynamoDB port: every request is authenticated (sigv4.mjs), then
+// - signed with the local administrator keys (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of the
+//   harness: the test set-up, the demo's seeding): forwarded as it is;
+// - signed with credentials this identity pool issued: its request context is derived
+//   (context.mjs) and each authorisation is decided by the IAM policy simulator on the
+//   policies the template gives the session's role, with the session's principal tags; one
+//   denial denies the request, in DynamoDB's own error shape. A request it cannot read is
+//   denied: it fails closed.
+// Every decision is one JSON line on standard output.
+import { createServer, request as forward } from 'node:http'
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { requestContext, Underivable } from './context.mjs'
+import { IdentityPool, ServiceError } from './identity-pool.mjs'
+import { AuthFailure, authenticate } from './sigv4.mjs'
+import { ACCOUNT, rolePolicies, simulate } from '../policy/tenant-policy.mjs'
+
+const { values: options } = parseArgs({
+  options: {
+    settings: { type: 'string' },
+    template: { type: 'string' },
+    upstream: { type: 'string' },
+    'user-pool-url': { type: 'string' },
+    'identity-port': { type: 'string' },
+    'dynamodb-port': { type: 'string' },
+    'session-seconds': { type: 'string', default: '3600' },
+  },
+})
+for (const name of ['settings', 'template', 'upstream', 'user-pool-url', 'identity-port', 'dynamodb-port']) {
+  if (!options[name]) throw new Error(`--${name} is required`)
+}
+
+const settings = JSON.parse(readFileSync(options.settings, 'utf8'))
+const admin = {
+  accessKeyId: process.env.AWS_ACCESS_KEY_ID,
+  secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
+}
+const template = JSON.parse(readFileSync(options.template, 'utf8'))
+const attributes = { 'TenantTable.Arn': settings.TableArn, 'UserPool.Arn': settings.UserPoolArn }
+const policiesOf = Object.fromEntries(
+  Object.values(settings.Roles).map((role) => [role, rolePolicies(options.template, role, attributes)]),
+)
+const tables = tablesOf(template, settings)
+const sessions = new Map()
+const identityPool = new IdentityPool(settings, {
+  issuerOf: (poolId) => `${options['user-pool-url']}/${poolId}`,
+  sessions,
+  sessionSeconds: Number(options['session-seconds']),
+})
+
+// The table's partition key, and each index's, from the template.
+function tablesOf(transformed, { TableName, TableArn }) {
+  const [definition] = Object.values(transformed.Resources).filter((r) => r.Type === 'AWS::DynamoDB::Table')
+  const hash = (schema) => schema.find((k) => k.KeyType === 'HASH').AttributeName
+  const indexes = {}
+  for (const index of [...(definition.Properties.GlobalSecondaryIndexes ?? []), ...(definition.Properties.LocalSecondaryIndexes ?? [])]) {
+    indexes[index.IndexName] = hash(index.KeySchema)
+  }
+  return { [TableName]: { arn: TableArn, partitionKey: hash(definition.Properties.KeySchema), indexes } }
+}
+
+function log(entry) {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`)
+}
+
+const CORS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': '*',
+  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-expose-headers': '*',
+}
+
+function answer(response, status, body, contentType) {
+  const text = JSON.stringify(body)
+  response.writeHead(status, { ...CORS, 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
+  response.end(text)
+}
+
+function readBody(incoming) {
+  return new Promise((resolve, reject) => {
+    const chunks = []
+    incoming.on('data', (chunk) => chunks.push(chunk))
+    incoming.on('end', () => resolve(Buffer.concat(chunks)))
+    incoming.on('error', reject)
+  })
+}
+
+function serve(port, handle) {
+  const server = createServer(async (incoming, response) => {
+    if (incoming.method === 'OPTIONS') {
+      response.writeHead(204, CORS)
+      return response.end()
+    }
+    try {
+      await handle(incoming, await readBody(incoming), response)
+    } catch (err) {
+      log({ error: String(err?.stack ?? err) })
+      if (!response.headersSent) answer(response, 500, { __type: 'InternalServerError', message: 'local-iam failed' }, 'application/json')
+    }
+  })
+  server.listen(Number(port), '127.0.0.1')
+  return server
+}
+
+// ---------------------------------------------------------------- the identity pool
+const identityServer = serve(options['identity-port'], async (incoming, body, response) => {
+  const type = 'application/x-amz-json-1.1'
+  const operation = (incoming.headers['x-amz-target'] ?? '').replace(/^AWSCognitoIdentityService\./, '')
+  try {
+    const result = await identityPool.handle(operation, JSON.parse(body.toString('utf8') || '{}'))
+    log({ service: 'cognito-identity', operation, outcome: 'ok' })
+    answer(response, 200, result, type)
+  } catch (err) {
+    if (!(err instanceof ServiceError)) throw err
+    log({ service: 'cognito-identity', operation, outcome: err.code, message: err.message })
+    answer(response, 400, { __type: err.code, message: err.message }, type)
+  }
+})
+
+// ---------------------------------------------------------------- DynamoDB, behind IAM
+const DYNAMODB_TYPE = 'application/x-amz-json-1.0'
+const denied = (code, message) => ({ status: 400, body: { __type: `com.amazon.coral.service#${code}`, Message: message } })
+
+async function decide(incoming, body) {
+  const request = { method: incoming.method, path: incoming.url, headers: incoming.headers, body }
+  const now = Date.now()
+  let caller
+  try {
+    caller = await authenticate(request, (accessKeyId) => {
+      if (accessKeyId === admin.accessKeyId) return { secretAccessKey: admin.secretAccessKey }
+      return sessions.get(accessKeyId)
+    })
+  } catch (err) {
+    if (err instanceof AuthFailure) return { outcome: 'unauthenticated', ...denied(err.code, err.message) }
+    throw err
+  }
+  if (caller.accessKeyId === admin.accessKeyId) return { outcome: 'administrator' }
+  const session = sessions.get(caller.accessKeyId)
+  if (session.expiresAt <= now) {
+    return { outcome: 'expired', ...denied('ExpiredTokenException', 'The security token included in the request is expired') }
+  }
+  const operation = (incoming.headers['x-amz-target'] ?? '').replace(/^DynamoDB_20120810\./, '')
+  const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${session.role}/${session.sessionName}`
+  let authorisations
+  try {
+    authorisations = requestContext(operation, JSON.parse(body.toString('utf8')), tables)
+  } catch (err) {
+    if (!(err instanceof Underivable) && !(err instanceof SyntaxError)) throw err
+    const message = `User: ${principal} is not authorized to perform: dynamodb:${operation}: the request could not be evaluated (${err.message})`
+    return { outcome: 'deny', operation, reason: err.message, ...denied('AccessDeniedException', message) }
+  }
+  const tags = Object.fromEntries(Object.entries(session.tags).map(([k, v]) => [`aws:PrincipalTag/${k}`, v]))
+  const decisions = []
+  for (const { action, resource, contextVariables } of authorisations) {
+    const decision = await simulate(policiesOf[session.role], {
+      action,
+      resource,
+      principal,
+      contextVariables: { ...contextVariables, ...tags },
+    })
+    decisions.push({ action, resource, context: contextVariables, result: decision.result })
+    if (!decision.allowed) {
+      const message = `User: ${principal} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`
+      return { outcome: 'deny', operation, tags: session.tags, decisions, ...denied('AccessDeniedException', message) }
+    }
+  }
+  return { outcome: 'allow', operation, tags: session.tags, decisions }
+}
+
+const upstream = new URL(options.upstream)
+const dynamodbServer = serve(options['dynamodb-port'], async (incoming, body, response) => {
+  const { status, body: refusal, ...decision } = await decide(incoming, body)
+  log({ service: 'dynamodb', ...decision })
+  if (refusal) return answer(response, status, refusal, DYNAMODB_TYPE)
+  const headers = { ...incoming.headers, host: upstream.host }
+  await new Promise((resolve, reject) => {
+    const outgoing = forward(
+      { hostname: upstream.hostname, port: upstream.port, path: incoming.url, method: incoming.method, headers },
+      (reply) => {
+        response.writeHead(reply.statusCode, { ...reply.headers, ...CORS })
+        reply.pipe(response)
+        reply.on('end', resolve)
+      },
+    )
+    outgoing.on('error', reject)
+    outgoing.end(body)
+  })
+})
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    identityServer.close()
+    dynamodbServer.close()
+    process.exit(0)
+  })
+}
+log({ ready: true, identityPort: Number(options['identity-port']), dynamodbPort: Number(options['dynamodb-port']) })
