@@ -95,8 +95,8 @@ template-checks: tools
 	tests/template/check.sh $(TEMPLATE)
 
 # Breaking an invariant on purpose must fail the checks above.
-template-mutations: tools
-	tests/template/mutations.sh
+template-mutations: tools build
+	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) tests/template/mutations.sh
 
 # The data path, live: the local identity pool and IAM gateway (tests/iam), their own cases,
 # and every policy case sent as a signed request.

@@ -96,7 +96,7 @@ lambda_port=$(free_port)
 # The local world is made from template.yaml, after the SAM transform: cognito-local's
 # triggers here, the table and every user pool by tests/stack/local_stack.py.
 export LOCAL_STACK_TEMPLATE="$work/transformed.json"
-AWS_DEFAULT_REGION=us-east-1 python3 "$root/tests/policy/transform.py" "$root/template.yaml" "$LOCAL_STACK_TEMPLATE"
+AWS_DEFAULT_REGION=us-east-1 python3 "$root/tests/policy/transform.py" "${LOCAL_TEMPLATE:-$root/template.yaml}" "$LOCAL_STACK_TEMPLATE"
 mkdir -p "$work/cognito/.cognito"
 python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" cognito-local-config \
   --lambda-endpoint "http://127.0.0.1:$lambda_port" --function "$function_name" \

@@ -5,6 +5,7 @@
 // session tags exactly as the template's AWS::Cognito::IdentityPoolPrincipalTag says.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
+import { ACCOUNT, simulate } from '../policy/tenant-policy.mjs'
 
 export class ServiceError extends Error {
   constructor(code, message) {
@@ -22,8 +23,10 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u
 export class IdentityPool {
   // settings: tests/stack/local_stack.py identity-pool; issuerOf(poolId): the user pool's
   // issuer URL, which publishes <issuer>/.well-known/jwks.json.
-  constructor(settings, { issuerOf, sessions, sessionSeconds = 3600 }) {
+  // trustOf(role): the role's trust policy, resolved.
+  constructor(settings, { issuerOf, trustOf, sessions, sessionSeconds = 3600 }) {
     this.settings = settings
+    this.trustOf = trustOf
     this.sessions = sessions
     this.sessionSeconds = sessionSeconds
     this.identities = new Map() // identityId -> { provider, sub }
@@ -72,6 +75,7 @@ export class IdentityPool {
     const role = this.settings.Roles.authenticated
     if (!role) throw new ServiceError('InvalidIdentityPoolConfigurationException', 'No authenticated role is attached.')
     const tags = this.tagsFrom(login.claims)
+    await this.assumeRole(role, login, tags)
     const expiration = Math.floor(Date.now() / 1000) + this.sessionSeconds
     const credentials = {
       AccessKeyId: `ASIA${randomBytes(12).toString('hex').toUpperCase().slice(0, 16)}`,
@@ -89,6 +93,37 @@ export class IdentityPool {
       identityId: body.IdentityId,
     })
     return { IdentityId: body.IdentityId, Credentials: credentials }
+  }
+
+  // The enhanced flow assumes the role with AssumeRoleWithWebIdentity, passing the tags; STS
+  // allows that only if the role's trust policy does, for both actions. The simulator decides
+  // both. Its action data lists no cognito-identity.amazonaws.com keys for sts:TagSession, so
+  // it would drop them from a TagSession request and miss the statement's conditions; it is
+  // asked instead whether the statements that grant sts:TagSession, read as granting the
+  // assumption, allow this identity.
+  async assumeRole(role, login, tags) {
+    const trust = this.trustOf(role)
+    const request = {
+      principal: 'cognito-identity.amazonaws.com',
+      resource: `arn:aws:iam::${ACCOUNT}:role/${role}`,
+      contextVariables: {
+        'cognito-identity.amazonaws.com:aud': this.settings.IdentityPoolId,
+        'cognito-identity.amazonaws.com:amr': ['authenticated', login.provider, `${login.provider}:CognitoSignIn:${login.claims.sub}`],
+      },
+    }
+    const action = 'sts:AssumeRoleWithWebIdentity'
+    const checks = [{ action, resourcePolicy: trust }]
+    if (Object.keys(tags).length > 0) {
+      const grantsTagging = (statement) => [statement.Action].flat().some((a) => a === 'sts:TagSession' || a === 'sts:*' || a === '*')
+      const statements = [trust.Statement].flat().filter(grantsTagging).map((statement) => ({ ...statement, Action: action }))
+      checks.push({ action, resourcePolicy: { ...trust, Statement: statements } })
+    }
+    for (const check of checks) {
+      const decision = check.resourcePolicy.Statement.length === 0 ? { allowed: false } : await simulate([], { ...request, ...check })
+      if (!decision.allowed) {
+        throw new ServiceError('InvalidIdentityPoolConfigurationException', 'Invalid identity pool configuration. Check assigned IAM roles for this pool.')
+      }
+    }
   }
 
   // Exactly one login, from a provider of this pool, whose ID token the provider signed.

@@ -90,10 +90,11 @@ for (const [expected, list] of [[true, names.allowed], [false, names.denied]]) {
     test(`live, as the simulator says: tenant ${expected ? 'may' : 'may not'}: ${name}`, async () => {
       for (const [user, other] of [[alice, bob], [bob, alice]]) {
         const [, request] = casesFor(user, other)[expected ? 'allowed' : 'denied'][index]
-        const offline = await decide(policies, { org: user.org, resource: TABLE, ...request })
-        assert.equal(offline.allowed, expected, 'the case says what the simulator says')
         const live = await attempt(user.client, commandFor(request))
-        assert.equal(live.allowed, offline.allowed, `${user.email}: ${JSON.stringify(request)}: ${live.error?.message ?? 'allowed'}`)
+        const what = `${user.email}: ${JSON.stringify(request)}: ${live.error?.message ?? 'allowed'}`
+        assert.equal(live.allowed, expected, `live: ${what}`)
+        const offline = await decide(policies, { org: user.org, resource: TABLE, ...request })
+        assert.equal(offline.allowed, live.allowed, `the simulator, offline, decides as the gateway did: ${what}`)
         if (!live.allowed) {
           assert.match(live.error.message, /is not authorized to perform/)
           assert.equal(live.error.$metadata.httpStatusCode, 400)

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { requestContext, Underivable } from './context.mjs'
 import { IdentityPool, ServiceError } from './identity-pool.mjs'
 import { AuthFailure, authenticate } from './sigv4.mjs'
-import { ACCOUNT, rolePolicies, simulate } from '../policy/tenant-policy.mjs'
+import { ACCOUNT, rolePolicies, simulate, trustPolicy } from '../policy/tenant-policy.mjs'
 
 const { values: options } = parseArgs({
   options: {
@@ -50,6 +50,7 @@ const tables = tablesOf(template, settings)
 const sessions = new Map()
 const identityPool = new IdentityPool(settings, {
   issuerOf: (poolId) => `${options['user-pool-url']}/${poolId}`,
+  trustOf: (role) => trustPolicy(options.template, role, { 'Ref IdentityPool': settings.IdentityPoolId }),
   sessions,
   sessionSeconds: Number(options['session-seconds']),
 })
@@ -111,7 +112,15 @@ function serve(port, handle) {
 // ---------------------------------------------------------------- the identity pool
 const identityServer = serve(options['identity-port'], async (incoming, body, response) => {
   const type = 'application/x-amz-json-1.1'
-  const operation = (incoming.headers['x-amz-target'] ?? '').replace(/^AWSCognitoIdentityService\./, '')
+  const target = incoming.headers['x-amz-target'] ?? ''
+  // A hook for the tests alone (this server listens on 127.0.0.1 only): end a session now,
+  // to see what its holder is told.
+  if (target === 'LocalIam.ExpireSession') {
+    const session = sessions.get(JSON.parse(body.toString('utf8')).AccessKeyId)
+    if (session) session.expiresAt = 0
+    return answer(response, session ? 200 : 404, {}, type)
+  }
+  const operation = target.replace(/^AWSCognitoIdentityService\./, '')
   try {
     const result = await identityPool.handle(operation, JSON.parse(body.toString('utf8') || '{}'))
     log({ service: 'cognito-identity', operation, outcome: 'ok' })

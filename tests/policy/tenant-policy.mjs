@@ -34,6 +34,7 @@ function resolve(node, where, attributes) {
       return attributes[name]
     })
   }
+  if (keys.length === 1 && keys[0] === 'Ref' && `Ref ${node.Ref}` in attributes) return attributes[`Ref ${node.Ref}`]
   if (keys.some((key) => key === 'Ref' || key.startsWith('Fn::'))) {
     throw new Error(`${where}: cannot evaluate ${JSON.stringify(node)}`)
   }
@@ -42,7 +43,8 @@ function resolve(node, where, attributes) {
 
 // Every identity policy attached to the role: its inline policies and any AWS::IAM::Policy
 // naming it. Managed policies cannot be read offline, so a role with any is refused.
-// `attributes` gives the value of each Fn::GetAtt the policies may use.
+// `attributes` gives the value of each Fn::GetAtt the policies may use ('X.Arn'), and of each
+// Ref ('Ref X').
 export function rolePolicies(transformedTemplate, role, attributes = ATTRIBUTES) {
   const resources = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources
   const definition = resources[role]
@@ -75,14 +77,22 @@ export async function decide(policies, { action, org, keys, resource = TABLE, ro
   })
 }
 
+// A role's trust policy, resolved as rolePolicies resolves its permissions.
+export function trustPolicy(transformedTemplate, role, attributes) {
+  const definition = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources[role]
+  if (!definition || definition.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
+  return resolve(definition.Properties.AssumeRolePolicyDocument, `${role}/trust`, attributes)
+}
+
 // The simulator's decision on one authorisation: an action on a resource, by a principal,
-// with the request's context keys.
-export async function simulate(policies, { action, resource, principal, contextVariables }) {
+// with the request's context keys; `resourcePolicy` for a role's trust policy.
+export async function simulate(policies, { action, resource, principal, contextVariables, resourcePolicy }) {
   const response = await runSimulation(
     {
       identityPolicies: policies,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
+      ...(resourcePolicy ? { resourcePolicy } : {}),
       request: {
         action,
         principal,

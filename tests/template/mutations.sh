@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Breaks template.yaml's isolation invariants one at a time and requires tests/template/check.sh
-# to fail on each broken copy: proof that the checks guard what they claim to guard.
+# Breaks template.yaml's isolation invariants one at a time and requires the checks to fail on
+# each broken copy: proof that they guard what they claim to guard. Each layer runs on its own,
+# to show which of them catch a break:
+#   rules    the cfn-guard rules (tests/template/check.sh, CHECKS=rules)
+#   policy   the policy cases, by the simulator (CHECKS=policy)
+#   live     for breaks of the data path (marked "live" below): the whole local stack made from
+#            the broken template, and the live tests of tests/iam run against it
+# Usage: LAMBDA_ARTIFACT=... tests/template/mutations.sh   (make template-mutations)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -9,17 +15,18 @@ trap 'rm -rf "$work"' EXIT
 passed=0
 failed=0
 
-# name | sed expression applied to template.yaml
+# name | sed expression applied to template.yaml [| live]
 mutations=(
-  'the # delimiter removed from ORG#<org>#*|s/- ORG#${aws:PrincipalTag\/org}#\*/- ORG#${aws:PrincipalTag\/org}*/'
-  'Scan granted to tenants|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:Scan]/'
+  'the # delimiter removed from ORG#<org>#*|s/- ORG#${aws:PrincipalTag\/org}#\*/- ORG#${aws:PrincipalTag\/org}*/|live'
+  'Scan granted to tenants|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:Scan]/|live'
+  'Scan granted and the leading-keys Null guard dropped|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:Scan]/;0,/^                    dynamodb:LeadingKeys: "false"$/{//d}|live'
   'PartiQL granted to tenants|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:PartiQLSelect]/'
   'custom:org writable by the app client|s/WriteAttributes: \[email\]/WriteAttributes: [email, custom:org]/'
-  'TagSession dropped from the trust policy|s/Action: \[sts:AssumeRoleWithWebIdentity, sts:TagSession\]/Action: [sts:AssumeRoleWithWebIdentity]/'
+  'TagSession dropped from the trust policy|s/Action: \[sts:AssumeRoleWithWebIdentity, sts:TagSession\]/Action: [sts:AssumeRoleWithWebIdentity]/|live'
   'Null guard on the org tag dropped|/aws:PrincipalTag\/org: "false"/d'
   'Null guard on the tenant role leading keys dropped|0,/^                    dynamodb:LeadingKeys: "false"$/{//d}'
-  'the org tag mapped from sub|s/org: custom:org$/org: sub/'
-  'the basic flow allowed|s/AllowClassicFlow: false/AllowClassicFlow: true/'
+  'the org tag mapped from sub|s/org: custom:org$/org: sub/|live'
+  'the basic flow allowed|s/AllowClassicFlow: false/AllowClassicFlow: true/|live'
   'an index granted|s/Resource: !GetAtt TenantTable.Arn$/Resource: !Sub "${TenantTable.Arn}\/index\/*"/'
   'pre token generation unwired|/PreTokenGenerationConfig:/,/LambdaVersion: V1_0/d'
   'pre token generation on event V2_0|s/LambdaVersion: V1_0/LambdaVersion: V2_0/'
@@ -28,27 +35,34 @@ mutations=(
   'the app client not waiting for the user-pool policy|s/DependsOn: \[ProvisionFunctionInvokedByUserPool, ProvisionFunctionUserPoolPolicy\]/DependsOn: [ProvisionFunctionInvokedByUserPool]/'
 )
 
+live_tests=("$root/tests/iam/live.test.mjs" "$root/tests/iam/identity-pool.test.mjs")
 for mutation in "${mutations[@]}"; do
-  name=${mutation%%|*}
-  expression=${mutation#*|}
+  IFS='|' read -r name expression live <<<"$mutation"
   sed -e "$expression" "$root/template.yaml" >"$work/template.yaml"
   if cmp -s "$root/template.yaml" "$work/template.yaml"; then
     echo "FAILED: '$name' did not change template.yaml: update its sed expression"
     failed=$((failed + 1))
     continue
   fi
-  # Each layer on its own, to show which of them would catch the break.
   caught_by=()
   for layer in rules policy; do
     if ! CHECKS=$layer "$root/tests/template/check.sh" "$work/template.yaml" >"$work/$layer.log" 2>&1; then
       caught_by+=("$layer")
     fi
   done
+  if [ "$live" = live ]; then
+    if ! LOCAL_TEMPLATE="$work/template.yaml" "$root/tests/local-aws.sh" \
+      node --test "${live_tests[@]}" >"$work/live.log" 2>&1; then
+      caught_by+=("live")
+    fi
+  fi
   if [ ${#caught_by[@]} -eq 0 ]; then
     echo "FAILED: the checks still pass with $name"
     failed=$((failed + 1))
   else
-    echo "caught: $name (by: ${caught_by[*]})"
+    note=""
+    [ "$live" = live ] || note="; live not run"
+    echo "caught: $name (by: ${caught_by[*]}$note)"
     passed=$((passed + 1))
   fi
 done
