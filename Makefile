@@ -1,4 +1,5 @@
-# make demo      the sign-up flow on local stand-ins for AWS
+# make demo      the sign-up flow, the live data path and the web app, on local stand-ins for AWS
+# make up        the local stack and the web app, kept running on 127.0.0.1 until Ctrl-C
 # make test      every check: format, lint, unit tests, integration tests, the template's proofs
 # make invoke    send each sample event in events/ to the function
 # make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
@@ -37,7 +38,7 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
 
 .DELETE_ON_ERROR:
 .PHONY: all tools build test lint unit local-stack-checks integration live deploy-checks template-checks \
-        template-mutations sam-build demo invoke bench fuzz deploy clean
+        template-mutations sam-build demo up web browser invoke bench fuzz deploy clean
 all: test
 
 .venv/.installed: requirements-dev.txt
@@ -55,6 +56,29 @@ all: test
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser app (web/): type-checked, then built by Vite into web/dist.
+WEB_SOURCES := $(wildcard web/src/*) web/index.html web/vite.config.ts web/tsconfig.json
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	npm run --prefix web build
+
+web: web/dist/index.html
+
+# The browser tests need Chromium or Chrome. Where none is found and this can install Debian's
+# chromium (root, apt-get: as on CI), it does; otherwise it says what to install.
+browser: node_modules/.installed
+	@node --input-type=module -e "import('./tests/web/browser.mjs').then((m) => m.findChromium())" 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium or Chrome: install Debian's chromium (apt-get install chromium), or set CHROMIUM_PATH" >&2; \
+	    exit 1; \
+	  fi; }
 
 .local/bin/cfn-guard:
 	cargo install cfn-guard --version 3.2.1 --locked --quiet --root .local
@@ -99,9 +123,9 @@ template-mutations: tools build
 	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) tests/template/mutations.sh
 
 # The data path, live: the local identity pool and IAM gateway (tests/iam), their own cases,
-# and every policy case sent as a signed request.
-live: .venv/.installed node_modules/.installed build
-	$(LOCAL_AWS) node --test --test-reporter=spec tests/iam/
+# every policy case sent as a signed request, and the web app in headless Chromium (tests/web).
+live: .venv/.installed node_modules/.installed build web browser
+	$(LOCAL_AWS) node --test --test-reporter=spec tests/iam/ tests/web/
 
 # The build and deploy scripts: the artifact check refuses what Lambda would not start, and the
 # deploy passes the built binary's Architecture (tests/deploy, against a stand-in sam).
@@ -126,8 +150,13 @@ $(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
 	mkdir -p $(@D)
 	$(OFFLINE_REGION) python3 tests/policy/transform.py $(TEMPLATE) $@
 
-demo: .venv/.installed node_modules/.installed build $(TRANSFORMED)
-	TRANSFORMED_TEMPLATE=$(TRANSFORMED) $(LOCAL_AWS) cargo run --quiet --example demo
+DEMO_SCREENSHOT := $(abspath $(TARGET_DIR))/demo/web-app.png
+demo: .venv/.installed node_modules/.installed build web browser
+	DEMO_SCREENSHOT=$(DEMO_SCREENSHOT) $(LOCAL_AWS) cargo run --quiet --example demo
+
+# The local stack and the web app, kept running on 127.0.0.1 for a person (Ctrl-C stops all).
+up: .venv/.installed node_modules/.installed build web
+	$(LOCAL_AWS) node web/serve.mjs
 
 invoke: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo run --quiet --example invoke
@@ -156,4 +185,4 @@ deploy: sam-build
 
 clean:
 	cargo clean
-	rm -rf .venv .venv-checkov node_modules .local .aws-sam fuzz/target fuzz/corpus fuzz/artifacts
+	rm -rf .venv .venv-checkov node_modules web/node_modules web/dist .local .aws-sam fuzz/target fuzz/corpus fuzz/artifacts

@@ -1,7 +1,9 @@
 //! `make demo`: two people sign up and confirm through the local user pool, and an administrator
 //! creates a third, whom PostConfirmation never sees; each gets an organisation of their own
 //! (the third at her first sign-in). Prints what Cognito, the table, the ID tokens and the
-//! function's log say. Run through tests/local-aws.sh, which starts the servers.
+//! function's log say; then, live, what the tenant role lets each of them read through the
+//! local identity pool and IAM gateway, and a screenshot of the web app
+//! (tests/web/demo.mjs). Run through tests/local-aws.sh, which starts the servers.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -14,7 +16,7 @@ const ADMIN_CREATED: &str = "carol@example.com";
 #[tokio::main]
 async fn main() {
     let aws = LocalAws::connect().await;
-    let pool = aws.create_pool("demo").await;
+    let pool = aws.stack_pool();
     println!("User pool {} (app client {})\n", pool.id, pool.client_id);
 
     let mut users = Vec::new();
@@ -84,20 +86,16 @@ async fn main() {
         }
     }
 
-    println!(
-        "\nWhat the tenant role allows each of them (template.yaml's policy, evaluated by an IAM"
-    );
-    println!("policy simulator with the org tag taken from the user's own ID token):");
+    println!("\nWhat the tenant role lets each of them do, asked for real: a signed request through");
+    println!("the local IAM gateway with the credentials the identity pool gave for their own ID");
+    println!("token (live), and what the IAM policy simulator says of template.yaml's policy offline:");
+    let screenshot = std::env::var("DEMO_SCREENSHOT").expect("DEMO_SCREENSHOT (the Makefile sets it)");
     let explained = std::process::Command::new("node")
-        .arg("tests/policy/explain.mjs")
-        .args(
-            users
-                .iter()
-                .zip(&tokens)
-                .map(|((email, _), org)| format!("{email}={org}")),
-        )
+        .arg("tests/web/demo.mjs")
+        .arg(&screenshot)
+        .args(users.iter().map(|(email, _)| *email))
         .status()
-        .expect("running node tests/policy/explain.mjs");
+        .expect("running node tests/web/demo.mjs");
 
     let distinct = orgs.iter().collect::<std::collections::HashSet<_>>().len() == orgs.len()
         && tokens == orgs

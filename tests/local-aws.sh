@@ -22,6 +22,13 @@
 #   LOCAL_LAMBDA_URL    the invoke API: POST $LOCAL_LAMBDA_URL/2015-03-31/functions/_/invocations
 #   LOCAL_FUNCTION_LOG  the function's JSON log lines
 #   LOCAL_FAULT_PROXY   the fault proxy's control API (see tests/faults/proxy.py)
+#   AWS_ENDPOINT_URL_COGNITO_IDENTITY   the identity pool (tests/iam/server.mjs), and
+#                       AWS_ENDPOINT_URL_DYNAMODB the IAM gateway in front of DynamoDB: every
+#                       client's DynamoDB requests are authorised by the template's policies
+#   UserPoolId, UserPoolClientId, IdentityPoolId, TableName   the stack's outputs, by the
+#                       names template.yaml gives them
+#   LOCAL_IAM_LOG       the gateway's decisions, one JSON line each
+#   LOCAL_TEMPLATE      (input) the template to make the local world from; template.yaml if unset
 #
 # Usage: LAMBDA_ARTIFACT=path/to/bootstrap tests/local-aws.sh COMMAND [ARG...]
 # (make test, make demo, make invoke and make bench call it, after make build)
@@ -104,6 +111,9 @@ python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" cognito-local
 HOST=127.0.0.1 PORT=$cognito_port CODE=123456 start cognito-local "$work/cognito" cognito-local
 
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+# The pinned AWS SDK for JavaScript runs on this Node.js (20); its notice that releases from
+# 2027 will need Node.js 22 is noise in every test's output.
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 export TABLE_NAME="${TABLE_NAME:-tenants}"
 moto_url="http://127.0.0.1:$moto_port"
 cognito_url="http://127.0.0.1:$cognito_port"

@@ -95,7 +95,9 @@ function readBody(incoming) {
 function serve(port, handle) {
   const server = createServer(async (incoming, response) => {
     if (incoming.method === 'OPTIONS') {
-      response.writeHead(204, CORS)
+      // A wildcard does not cover Authorization: name what the browser asks for.
+      const asked = incoming.headers['access-control-request-headers']
+      response.writeHead(204, { ...CORS, ...(asked ? { 'access-control-allow-headers': asked } : {}) })
       return response.end()
     }
     try {

@@ -127,6 +127,14 @@ impl LocalAws {
         local_stack(&["table", "--name", &self.table]);
     }
 
+    /// The stack's own user pool (the one the identity pool trusts), which the harness made.
+    pub fn stack_pool(&self) -> Pool {
+        Pool {
+            id: env("UserPoolId"),
+            client_id: env("UserPoolClientId"),
+        }
+    }
+
     /// A user pool and its app client, made as the template declares them.
     pub async fn create_pool(&self, name: &str) -> Pool {
         let made = local_stack(&["user-pool", "--name", name]);

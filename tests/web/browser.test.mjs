@@ -1,0 +1,72 @@
+// The web app in headless Chromium, on the live local stack: two people in two organisations
+// sign up through the page; each sees their own items and the public ones, and each is refused
+// the other's partition, a key that only starts with their own id, a Scan, a write and an
+// index, with DynamoDB's refusal shown on the page.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { startWebApp } from '../../web/serve.mjs'
+import { launch, Person } from './browser.mjs'
+import { seedProjects, seedPublic } from './seed.mjs'
+
+const run = Date.now().toString(36)
+let app
+let browser
+let alice
+let bob
+
+before(async () => {
+  app = await startWebApp()
+  browser = await launch()
+  await seedPublic()
+  alice = await Person.open(browser, app.url, `alice-web-${run}@example.com`, 'Correct-Horse-42')
+  bob = await Person.open(browser, app.url, `bob-web-${run}@example.com`, 'Correct-Horse-42')
+  alice.org = await alice.signUpAndIn()
+  bob.org = await bob.signUpAndIn()
+  await seedProjects(alice.org, ['alice: launch plan'])
+  await seedProjects(bob.org, ['bob: secret roadmap'])
+  await alice.signIn()
+  await bob.signIn()
+})
+
+after(async () => {
+  await browser?.close()
+  await app?.close()
+})
+
+test('each person has an organisation of their own, from their token', () => {
+  assert.match(alice.org, /^[0-9a-f-]{36}$/)
+  assert.match(bob.org, /^[0-9a-f-]{36}$/)
+  assert.notEqual(alice.org, bob.org)
+})
+
+for (const who of ['alice', 'bob']) {
+  test(`${who} sees their own items and the public ones, and nobody else's`, async () => {
+    const [me, other] = who === 'alice' ? [alice, bob] : [bob, alice]
+    const own = await me.items('own-items')
+    assert.ok(own.some((item) => item.startsWith(`ORG#${me.org} / ORG`)), own.join('\n'))
+    assert.ok(own.some((item) => item.startsWith(`ORG#${me.org} / MEMBER#`)), 'the membership the function wrote')
+    assert.ok(own.some((item) => item.includes(`${who}: `)), 'the seeded project')
+    assert.ok(own.every((item) => item.startsWith(`ORG#${me.org}`)), 'nothing outside the organisation')
+    assert.ok(!own.join().includes(other.org))
+    const shared = await me.items('public-items')
+    assert.deepEqual(shared.map((item) => item.split(' — ')[1]).sort(), ['basic: 0 a month', 'pro: 49 a month'])
+  })
+
+  test(`${who} is refused what an attacker would try, and the page shows it`, async () => {
+    const [me, other] = who === 'alice' ? [alice, bob] : [bob, alice]
+    const attempts = await me.attempts(other.org)
+    assert.equal(attempts.length, 5)
+    for (const { outcome, cells } of attempts) {
+      assert.equal(outcome, 'refused', cells.join(' | '))
+      assert.match(cells[2], /^AccessDeniedException: User: arn:aws:sts::\d+:assumed-role\/TenantRole\//, cells.join(' | '))
+    }
+    assert.deepEqual(attempts.map(({ cells }) => cells[0]), [
+      "another tenant's partition",
+      "a key that only starts with the organisation's id",
+      'the whole table',
+      'a write to its own organisation',
+      'an index',
+    ])
+    assert.ok(attempts[0].cells[1].includes(`ORG#${other.org}`))
+  })
+}

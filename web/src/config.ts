@@ -1,0 +1,22 @@
+// What the app needs to know about the stack, from /config.json beside it: the same build runs
+// against the local stand-ins or a deployed stack (README: "The web app").
+export interface AppConfig {
+  region: string
+  userPoolId: string
+  userPoolClientId: string
+  identityPoolId: string
+  tableName: string
+  // The local stand-ins' addresses; absent for a deployed stack.
+  endpoints?: { cognitoIdentityProvider?: string; cognitoIdentity?: string; dynamodb?: string }
+}
+
+const REQUIRED = ['region', 'userPoolId', 'userPoolClientId', 'identityPoolId', 'tableName'] as const
+
+export async function loadConfig(): Promise<AppConfig> {
+  const response = await fetch('/config.json', { cache: 'no-store' })
+  if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`)
+  const config = (await response.json()) as AppConfig
+  const missing = REQUIRED.filter((name) => typeof config[name] !== 'string' || !config[name])
+  if (missing.length) throw new Error(`config.json lacks ${missing.join(', ')}`)
+  return config
+}

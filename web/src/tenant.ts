@@ -1,0 +1,131 @@
+// The data path: the user pool for tokens, the identity pool for credentials, DynamoDB for data.
+import {
+  CognitoIdentityProviderClient,
+  ConfirmSignUpCommand,
+  InitiateAuthCommand,
+  SignUpCommand,
+} from '@aws-sdk/client-cognito-identity-provider'
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb'
+import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
+import type { AppConfig } from './config'
+
+export type Item = Record<string, AttributeValue>
+
+export class Account {
+  private readonly cognito: CognitoIdentityProviderClient
+  constructor(private readonly config: AppConfig) {
+    this.cognito = new CognitoIdentityProviderClient({
+      region: config.region,
+      endpoint: config.endpoints?.cognitoIdentityProvider,
+    })
+  }
+
+  async signUp(email: string, password: string): Promise<void> {
+    await this.cognito.send(new SignUpCommand({
+      ClientId: this.config.userPoolClientId,
+      Username: email,
+      Password: password,
+      UserAttributes: [{ Name: 'email', Value: email }],
+    }))
+  }
+
+  async confirm(email: string, code: string): Promise<void> {
+    await this.cognito.send(new ConfirmSignUpCommand({ ClientId: this.config.userPoolClientId, Username: email, ConfirmationCode: code }))
+  }
+
+  // Password authentication: what the local user pool (cognito-local) offers. A deployed stack's
+  // app client allows SRP only (template.yaml), which this app does not do yet (README).
+  async signIn(email: string, password: string): Promise<Tenant> {
+    const { AuthenticationResult: tokens } = await this.cognito.send(new InitiateAuthCommand({
+      ClientId: this.config.userPoolClientId,
+      AuthFlow: 'USER_PASSWORD_AUTH',
+      AuthParameters: { USERNAME: email, PASSWORD: password },
+    }))
+    if (!tokens?.IdToken) throw new Error('the user pool gave no ID token')
+    return new Tenant(this.config, tokens.IdToken)
+  }
+}
+
+export interface Attempt {
+  name: string
+  request: string
+  outcome: 'refused' | 'allowed'
+  answer: string
+}
+
+export class Tenant {
+  readonly org: string
+  private readonly dynamodb: DynamoDBClient
+  constructor(private readonly config: AppConfig, idToken: string) {
+    const claims = JSON.parse(atob(idToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
+    this.org = claims['custom:org']
+    const provider = `cognito-idp.${config.region}.amazonaws.com/${config.userPoolId}`
+    this.dynamodb = new DynamoDBClient({
+      region: config.region,
+      endpoint: config.endpoints?.dynamodb,
+      maxAttempts: 1,
+      credentials: fromCognitoIdentityPool({
+        identityPoolId: config.identityPoolId,
+        logins: { [provider]: idToken },
+        clientConfig: { region: config.region, endpoint: config.endpoints?.cognitoIdentity },
+      }),
+    })
+  }
+
+  // Every item of one partition.
+  async partition(pk: string): Promise<Item[]> {
+    const { Items = [] } = await this.dynamodb.send(new QueryCommand({
+      TableName: this.config.tableName,
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': { S: pk } },
+    }))
+    return Items
+  }
+
+  async ownItems(): Promise<Item[]> {
+    return [...(await this.partition(`ORG#${this.org}`)), ...(await this.partition(`ORG#${this.org}#projects`))]
+  }
+
+  async publicItems(): Promise<Item[]> {
+    return this.partition('PUBLIC#pricing')
+  }
+
+  // What an attacker holding this session would try. Each should be refused by IAM.
+  async attacks(other: string): Promise<Attempt[]> {
+    const table = this.config.tableName
+    const tries: [string, string, () => Promise<unknown>][] = [
+      ["another tenant's partition", `Query PK = ORG#${other}`, () => this.partition(`ORG#${other}`)],
+      ["a key that only starts with the organisation's id", `GetItem PK = ORG#${this.org}0`, () =>
+        this.dynamodb.send(new GetItemCommand({ TableName: table, Key: { PK: { S: `ORG#${this.org}0` }, SK: { S: 'ORG' } } }))],
+      ['the whole table', 'Scan', () => this.dynamodb.send(new ScanCommand({ TableName: table }))],
+      ['a write to its own organisation', `PutItem PK = ORG#${this.org}`, () =>
+        this.dynamodb.send(new PutItemCommand({ TableName: table, Item: { PK: { S: `ORG#${this.org}` }, SK: { S: 'INJECTED' } } }))],
+      ['an index', 'Query IndexName = by-owner', () =>
+        this.dynamodb.send(new QueryCommand({
+          TableName: table,
+          IndexName: 'by-owner',
+          KeyConditionExpression: '#o = :o',
+          ExpressionAttributeNames: { '#o': 'owner' },
+          ExpressionAttributeValues: { ':o': { S: this.org } },
+        }))],
+    ]
+    const attempts: Attempt[] = []
+    for (const [name, request, send] of tries) {
+      try {
+        await send()
+        attempts.push({ name, request, outcome: 'allowed', answer: 'ALLOWED: isolation is broken' })
+      } catch (err) {
+        const error = err as Error
+        attempts.push({ name, request, outcome: 'refused', answer: `${error.name}: ${error.message}` })
+      }
+    }
+    return attempts
+  }
+}

@@ -1,0 +1,7 @@
+import { defineConfig } from 'vite'
+
+// config.json is not built in: it is served beside the app (web/serve.mjs locally; the stack's
+// outputs when deployed), so one build runs anywhere.
+export default defineConfig({
+  build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
+})
