@@ -21,6 +21,8 @@ export function configFromEnvironment(env = process.env) {
     userPoolClientId: need('UserPoolClientId'),
     identityPoolId: need('IdentityPoolId'),
     tableName: need('TableName'),
+    // cognito-local has no SRP; a deployed stack's config leaves this out (SRP).
+    authFlow: 'USER_PASSWORD_AUTH',
     endpoints: {
       cognitoIdentityProvider: need('AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER'),
       cognitoIdentity: need('AWS_ENDPOINT_URL_COGNITO_IDENTITY'),

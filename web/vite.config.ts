@@ -4,4 +4,6 @@ import { defineConfig } from 'vite'
 // outputs when deployed), so one build runs anywhere.
 export default defineConfig({
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true },
+  // amazon-cognito-identity-js's dependencies (buffer) expect Node's `global`.
+  define: { global: 'globalThis' },
 })

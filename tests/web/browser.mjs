@@ -42,8 +42,11 @@ export class Person {
 
   static async open(browser, url, email, password) {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage()
+    const person = new Person(page, email, password)
+    person.errors = []
+    page.on('pageerror', (err) => person.errors.push(err.message))
     await page.goto(url)
-    return new Person(page, email, password)
+    return person
   }
 
   async step(action, expected) {
@@ -51,13 +54,18 @@ export class Person {
     await this.page.fill('input[name=password]', this.password)
     await this.page.fill('input[name=code]', CODE)
     await this.page.click(`[data-action="${action}"]`)
-    await this.page.waitForFunction(
-      (text) => {
-        const status = document.querySelector('[data-testid=status]')
-        return status.textContent.startsWith(text) || status.dataset.state === 'error'
-      },
-      expected,
-    )
+    await this.page
+      .waitForFunction(
+        (text) => {
+          const status = document.querySelector('[data-testid=status]')
+          return status.textContent.startsWith(text) || status.dataset.state === 'error'
+        },
+        expected,
+        { timeout: 15000 },
+      )
+      .catch((err) => {
+        throw new Error(`${this.email}: ${action}: ${err.message}; errors on the page: ${this.errors.join('; ') || 'none'}`)
+      })
     const status = await this.page.textContent('[data-testid=status]')
     if (!status.startsWith(expected)) throw new Error(`${this.email}: ${action}: ${status}`)
   }

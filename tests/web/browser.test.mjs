@@ -4,7 +4,7 @@
 // index, with DynamoDB's refusal shown on the page.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { startWebApp } from '../../web/serve.mjs'
+import { configFromEnvironment, startWebApp } from '../../web/serve.mjs'
 import { launch, Person } from './browser.mjs'
 import { seedProjects, seedPublic } from './seed.mjs'
 
@@ -70,3 +70,30 @@ for (const who of ['alice', 'bob']) {
     assert.ok(attempts[0].cells[1].includes(`ORG#${other.org}`))
   })
 }
+
+test("with a deployed stack's config, sign-in is SRP: the password never leaves the page", async () => {
+  // The same build, given the config a deployed stack has (no authFlow: SRP). cognito-local
+  // has no SRP and refuses the attempt; what matters is what the browser sent.
+  const { authFlow, ...deployed } = configFromEnvironment()
+  assert.equal(authFlow, 'USER_PASSWORD_AUTH', 'the local config asks for password auth')
+  const srpApp = await startWebApp({ config: deployed })
+  try {
+    const person = await Person.open(browser, srpApp.url, alice.email, alice.password)
+    const sent = []
+    person.page.on('request', (request) => {
+      if (request.headers()['x-amz-target']?.endsWith('.InitiateAuth')) sent.push(request.postData())
+    })
+    await person.page.fill('input[name=email]', alice.email)
+    await person.page.fill('input[name=password]', alice.password)
+    await person.page.click('[data-action="sign-in"]')
+    await person.page.waitForFunction(() => document.querySelector('[data-testid=status]').dataset.state === 'error')
+    assert.equal(sent.length, 1)
+    const body = JSON.parse(sent[0])
+    assert.equal(body.AuthFlow, 'USER_SRP_AUTH')
+    assert.match(body.AuthParameters.SRP_A, /^[0-9a-f]{256,}$/)
+    assert.equal(body.AuthParameters.PASSWORD, undefined)
+    assert.ok(!sent[0].includes(alice.password), 'the password is not in the request')
+  } finally {
+    await srpApp.close()
+  }
+})

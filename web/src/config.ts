@@ -6,6 +6,9 @@ export interface AppConfig {
   userPoolClientId: string
   identityPoolId: string
   tableName: string
+  // How the app signs in. SRP, the default, is what the template's app client allows; the local
+  // user pool (cognito-local) has no SRP, so the local config asks for password auth.
+  authFlow?: 'USER_SRP_AUTH' | 'USER_PASSWORD_AUTH'
   // The local stand-ins' addresses; absent for a deployed stack.
   endpoints?: { cognitoIdentityProvider?: string; cognitoIdentity?: string; dynamodb?: string }
 }
@@ -18,5 +21,8 @@ export async function loadConfig(): Promise<AppConfig> {
   const config = (await response.json()) as AppConfig
   const missing = REQUIRED.filter((name) => typeof config[name] !== 'string' || !config[name])
   if (missing.length) throw new Error(`config.json lacks ${missing.join(', ')}`)
+  if (config.authFlow !== undefined && !['USER_SRP_AUTH', 'USER_PASSWORD_AUTH'].includes(config.authFlow)) {
+    throw new Error(`config.json: authFlow ${config.authFlow} is not USER_SRP_AUTH or USER_PASSWORD_AUTH`)
+  }
   return config
 }

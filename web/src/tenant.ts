@@ -2,9 +2,9 @@
 import {
   CognitoIdentityProviderClient,
   ConfirmSignUpCommand,
-  InitiateAuthCommand,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider'
+import { AuthenticationDetails, CognitoUser, CognitoUserPool, type ICognitoStorage } from 'amazon-cognito-identity-js'
 import {
   DynamoDBClient,
   GetItemCommand,
@@ -40,16 +40,35 @@ export class Account {
     await this.cognito.send(new ConfirmSignUpCommand({ ClientId: this.config.userPoolClientId, Username: email, ConfirmationCode: code }))
   }
 
-  // Password authentication: what the local user pool (cognito-local) offers. A deployed stack's
-  // app client allows SRP only (template.yaml), which this app does not do yet (README).
+  // SRP (or password auth, where config.json says so), by AWS's own Cognito library: the
+  // password never leaves the browser with SRP.
   async signIn(email: string, password: string): Promise<Tenant> {
-    const { AuthenticationResult: tokens } = await this.cognito.send(new InitiateAuthCommand({
+    const pool = new CognitoUserPool({
+      UserPoolId: this.config.userPoolId,
       ClientId: this.config.userPoolClientId,
-      AuthFlow: 'USER_PASSWORD_AUTH',
-      AuthParameters: { USERNAME: email, PASSWORD: password },
-    }))
-    if (!tokens?.IdToken) throw new Error('the user pool gave no ID token')
-    return new Tenant(this.config, tokens.IdToken)
+      endpoint: this.config.endpoints?.cognitoIdentityProvider,
+      Storage: memoryStorage(),
+    })
+    const user = new CognitoUser({ Username: email, Pool: pool, Storage: memoryStorage() })
+    user.setAuthenticationFlowType(this.config.authFlow ?? 'USER_SRP_AUTH')
+    const idToken = await new Promise<string>((resolve, reject) =>
+      user.authenticateUser(new AuthenticationDetails({ Username: email, Password: password }), {
+        onSuccess: (session) => resolve(session.getIdToken().getJwtToken()),
+        onFailure: reject,
+        newPasswordRequired: () => reject(new Error('a new password is required: sign in elsewhere first')),
+      }))
+    return new Tenant(this.config, idToken)
+  }
+}
+
+// Tokens stay in memory, never in localStorage, where any script on the page could read them.
+function memoryStorage(): ICognitoStorage {
+  const items = new Map<string, string>()
+  return {
+    setItem: (key, value) => void items.set(key, value),
+    getItem: (key) => items.get(key) ?? null,
+    removeItem: (key) => void items.delete(key),
+    clear: () => items.clear(),
   }
 }
 
