@@ -86,10 +86,15 @@ async fn main() {
         }
     }
 
-    println!("\nWhat the tenant role lets each of them do, asked for real: a signed request through");
+    println!(
+        "\nWhat the tenant role lets each of them do, asked for real: a signed request through"
+    );
     println!("the local IAM gateway with the credentials the identity pool gave for their own ID");
-    println!("token (live), and what the IAM policy simulator says of template.yaml's policy offline:");
-    let screenshot = std::env::var("DEMO_SCREENSHOT").expect("DEMO_SCREENSHOT (the Makefile sets it)");
+    println!(
+        "token (live), and what the IAM policy simulator says of template.yaml's policy offline:"
+    );
+    let screenshot =
+        std::env::var("DEMO_SCREENSHOT").expect("DEMO_SCREENSHOT (the Makefile sets it)");
     let explained = std::process::Command::new("node")
         .arg("tests/web/demo.mjs")
         .arg(&screenshot)
