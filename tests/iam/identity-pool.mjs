@@ -14,8 +14,9 @@ export class ServiceError extends Error {
   }
 }
 
-// The tags Cognito maps when UseDefaults is true (Cognito developer guide, attributes for
-// access control: "username" from sub, "client" from aud).
+// The tags Cognito maps when UseDefaults is true: "default (username and clientID) attribute
+// mappings" (Cognito Identity API reference, SetPrincipalTagAttributeMap); for a user pool
+// token those are its sub and its aud.
 const DEFAULT_TAGS = { username: 'sub', client: 'aud' }
 // What STS accepts in a session tag value; anything else fails the role assumption.
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u

@@ -37,7 +37,7 @@ export async function authenticate(request, secretOf, { now = new Date() } = {})
   if (!known) throw new AuthFailure('UnrecognizedClientException', 'The security token included in the request is invalid.')
   const signedHeaders = signedHeaderList.split(';')
   const signingDate = parseAmzDate(request.headers['x-amz-date'])
-  if (!signingDate || !signedHeaders.includes('x-amz-date') || !shortDate.startsWith(request.headers['x-amz-date'].slice(0, 8))) {
+  if (!signingDate || !signedHeaders.includes('x-amz-date') || shortDate !== request.headers['x-amz-date'].slice(0, 8)) {
     throw new AuthFailure('IncompleteSignatureException', 'The request must sign X-Amz-Date, within its credential scope')
   }
   if (Math.abs(now.getTime() - signingDate.getTime()) > SKEW_MS) {
