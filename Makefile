@@ -19,9 +19,11 @@ export SAM_CLI_TELEMETRY := 0
 OFFLINE_REGION := AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1}
 
 FUNCTION := provision-tenant
+API_FUNCTION := tenant-api
 # cargo and cargo lambda write under CARGO_TARGET_DIR when it is set.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BOOTSTRAP := $(TARGET_DIR)/lambda/$(FUNCTION)/bootstrap
+API_BOOTSTRAP := $(TARGET_DIR)/lambda/$(API_FUNCTION)/bootstrap
 LOCAL_AWS := LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) tests/local-aws.sh
 TEMPLATE := template.yaml
 TRANSFORMED := $(TARGET_DIR)/template/transformed.json
@@ -34,7 +36,8 @@ RUST_TARGET := $(if $(filter arm64,$(LAMBDA_ARCH)),aarch64,x86_64)-unknown-linux
 # aws-lambda-rust-runtime issue 932), and scripts/lambda_artifact.py refuses a binary that
 # needs a newer symbol or is for another CPU.
 LAMBDA_GLIBC := 2.34
-CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --bin $(FUNCTION)
+CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) \
+  --bin $(FUNCTION) --bin $(API_FUNCTION)
 
 .DELETE_ON_ERROR:
 .PHONY: all tools build test lint unit local-stack-checks integration live deploy-checks template-checks \
@@ -94,14 +97,18 @@ build: .venv/.installed
 	  echo "LAMBDA_ARCH=$(LAMBDA_ARCH) needs the Rust target $(RUST_TARGET): rustup target add $(RUST_TARGET)" >&2; exit 1; }
 	$(CARGO_LAMBDA_BUILD)
 	$(CARGO_LAMBDA_BUILD) --output-format zip
-	@ls -l $(BOOTSTRAP).zip | awk '{printf "%s: %.1f MB zipped\n", $$NF, $$5 / 1048576}'
-	@ls -l $(BOOTSTRAP) | awk '{printf "%s: %.1f MB\n", $$NF, $$5 / 1048576}'
+	@ls -l $(BOOTSTRAP).zip $(API_BOOTSTRAP).zip | awk '{printf "%s: %.1f MB zipped\n", $$NF, $$5 / 1048576}'
+	@ls -l $(BOOTSTRAP) $(API_BOOTSTRAP) | awk '{printf "%s: %.1f MB\n", $$NF, $$5 / 1048576}'
 	python3 scripts/lambda_artifact.py check --arch $(LAMBDA_ARCH) --glibc $(LAMBDA_GLIBC) $(BOOTSTRAP)
+	python3 scripts/lambda_artifact.py check --arch $(LAMBDA_ARCH) --glibc $(LAMBDA_GLIBC) $(API_BOOTSTRAP)
 
 # Called by `sam build` (BuildMethod: makefile): the artifact that `make build` made and the
 # integration tests ran.
 build-ProvisionFunction: build
 	cp $(BOOTSTRAP) "$(ARTIFACTS_DIR)/bootstrap"
+
+build-TenantApiFunction: build
+	cp $(API_BOOTSTRAP) "$(ARTIFACTS_DIR)/bootstrap"
 
 lint:
 	cargo fmt --check
@@ -142,7 +149,8 @@ sam-build: tools build
 	$(OFFLINE_REGION) sam build --build-in-source --template $(TEMPLATE) \
 	  --parameter-overrides Architecture=$(LAMBDA_ARCH)
 	cmp .aws-sam/build/ProvisionFunction/bootstrap $(BOOTSTRAP)
-	@echo "sam build: .aws-sam/build/ProvisionFunction/bootstrap is $(BOOTSTRAP), byte for byte"
+	cmp .aws-sam/build/TenantApiFunction/bootstrap $(API_BOOTSTRAP)
+	@echo "sam build: both functions' bootstraps are the tested ones, byte for byte"
 
 test: lint unit local-stack-checks integration live deploy-checks template-checks template-mutations sam-build
 
@@ -181,7 +189,7 @@ fuzz: .local/bin/cargo-fuzz
 SAMCONFIG := $(CURDIR)/samconfig.toml
 deploy: sam-build
 	python3 scripts/deploy.py --template .aws-sam/build/template.yaml --config $(SAMCONFIG) \
-	  --bootstrap $(BOOTSTRAP) --arch $(LAMBDA_ARCH) --glibc $(LAMBDA_GLIBC)
+	  --bootstrap $(BOOTSTRAP) $(API_BOOTSTRAP) --arch $(LAMBDA_ARCH) --glibc $(LAMBDA_GLIBC)
 
 clean:
 	cargo clean

@@ -2,10 +2,10 @@
 """`make deploy`: deploys the built stack with the architecture of the binary actually built.
 
   deploy.py --template .aws-sam/build/template.yaml --config samconfig.toml \
-            --bootstrap target/lambda/provision-tenant/bootstrap --arch x86_64 [--glibc 2.34]
+            --bootstrap BOOTSTRAP... --arch x86_64 [--glibc 2.34]
 
-- The binary is checked first (lambda_artifact.check): its CPU must be --arch and its glibc
-  no newer than Lambda's, or nothing is deployed.
+- The binaries are checked first (lambda_artifact.check): their CPU must be --arch and their
+  glibc no newer than Lambda's, or nothing is deployed.
 - The built template's `Architecture` parameter is pinned to that one value, so that no answer
   at a prompt, and no saved answer, can deploy an x86_64 binary as arm64 or the reverse:
   CloudFormation refuses a value outside AllowedValues before it changes anything.
@@ -84,12 +84,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", required=True)
     parser.add_argument("--config", required=True)
-    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--bootstrap", required=True, nargs="+", help="every function's binary")
     parser.add_argument("--arch", required=True)
     parser.add_argument("--glibc", default="2.34")
     args = parser.parse_args()
     try:
-        check(args.bootstrap, args.arch, args.glibc)
+        for bootstrap in args.bootstrap:
+            check(bootstrap, args.arch, args.glibc)
         pin_architecture(args.template, args.arch)
         command = sam_command(args.template, os.path.abspath(args.config), args.arch)
     except (ArtifactError, DeployError, OSError) as err:

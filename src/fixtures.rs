@@ -28,6 +28,8 @@ pub const CLIENT_SUPPLIED_ORG: &str =
     include_str!("../events/post-confirmation-client-supplied-org.json");
 pub const SIGN_IN: &str = include_str!("../events/token-generation-sign-in.json");
 pub const ADMIN_CREATED: &str = include_str!("../events/token-generation-admin-created.json");
+/// A REST API (proxy) request to the tenant API: GET /orgs/SIGNED_IN_ORG by the user SUB.
+pub const API_GET_ORGANISATION: &str = include_str!("../events/api/get-organisation.json");
 
 pub fn event(file: &str) -> Value {
     serde_json::from_str(file).expect("the files in events/ are JSON")

@@ -1,12 +1,14 @@
 //! Every confirmed user of a multi-tenant SaaS gets exactly one organisation, and every ID token
-//! names it. Two binaries share this library:
+//! names it. Three binaries share this library:
 //! - `provision-tenant`, the Lambda function for Cognito's PostConfirmation and pre token
 //!   generation triggers ([`triggers`]);
-//! - `tenantctl`, the operator's audit and repair command ([`audit`]).
+//! - `tenantctl`, the operator's audit and repair command ([`audit`]);
+//! - `tenant-api`, the Lambda function behind the tenant API's GET routes ([`api`]).
 //!
 //! Both reach the table through [`store`] and the user pool through [`user_pool`], and both
 //! provision through the one code path in [`provision`].
 
+pub mod api;
 pub mod audit;
 pub mod config;
 pub mod event;

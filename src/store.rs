@@ -26,6 +26,10 @@ const ORG_SORT_KEY: &str = "ORG";
 const CLAIM_SORT_KEY: &str = "ORG_CLAIM";
 const ORG_ID: &str = "orgId";
 const CREATED_BY: &str = "createdBy";
+const CREATED_AT: &str = "createdAt";
+const SUB: &str = "sub";
+const ROLE: &str = "role";
+const MEMBER_PREFIX: &str = "MEMBER#";
 /// Position of the claim in the transaction, for reading its cancellation reason.
 const CLAIM_POSITION: usize = 2;
 /// BatchGetItem's own limit.
@@ -36,7 +40,7 @@ fn org_partition(org: OrgId) -> String {
 }
 
 fn member_sort_key(sub: UserSub) -> String {
-    format!("MEMBER#{sub}")
+    format!("{MEMBER_PREFIX}{sub}")
 }
 
 fn claim_partition(sub: UserSub) -> String {
@@ -78,6 +82,29 @@ pub enum Recorded {
 pub struct OrgRecords {
     pub organisation: bool,
     pub membership: bool,
+}
+
+/// An organisation's own record, as the tenant API shows it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OrgRecord {
+    pub org: OrgId,
+    pub created_at: Option<String>,
+    pub created_by: Option<UserSub>,
+}
+
+/// One member of an organisation, as the tenant API shows it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Member {
+    pub sub: UserSub,
+    pub role: Option<String>,
+    pub created_at: Option<String>,
+}
+
+/// A page of members, and the last one's sub where more may follow.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Members {
+    pub members: Vec<Member>,
+    pub next: Option<UserSub>,
 }
 
 /// An organisation item and the user it names as its creator.
@@ -129,7 +156,7 @@ impl OrgStore {
     /// the error, says whether this user has an organisation.
     pub async fn record(&self, new: &NewOrg) -> Result<Recorded, StoreError> {
         let claim = NewItem::new(&claim_partition(new.owner), CLAIM_SORT_KEY, "claim", new)
-            .with("sub", text(new.owner.to_string()));
+            .with(SUB, text(new.owner.to_string()));
         let items = vec![
             self.put_new(NewItem::organisation(new), None)?,
             self.put_new(NewItem::membership(new), None)?,
@@ -205,7 +232,7 @@ impl OrgStore {
         let mut claims = HashMap::new();
         for item in items {
             let Some(sub) = item
-                .get("sub")
+                .get(SUB)
                 .and_then(|value| value.as_s().ok())
                 .and_then(|sub| UserSub::parse(sub))
             else {
@@ -269,6 +296,64 @@ impl OrgStore {
             }
         }
         Ok(())
+    }
+
+    /// The organisation's record, if it exists.
+    pub async fn organisation(&self, org: OrgId) -> Result<Option<OrgRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&org_partition(org), ORG_SORT_KEY)))
+            .send()
+            .await
+            .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+        Ok(output.item().map(|item| OrgRecord {
+            org,
+            created_at: string(item, CREATED_AT),
+            created_by: string(item, CREATED_BY).and_then(|sub| UserSub::parse(&sub)),
+        }))
+    }
+
+    /// Up to `limit` members of the organisation, in order of sub, after `after` if given.
+    /// The page starts inside this organisation's partition whatever `after` is.
+    pub async fn members(
+        &self,
+        org: OrgId,
+        limit: i32,
+        after: Option<UserSub>,
+    ) -> Result<Members, StoreError> {
+        let partition = org_partition(org);
+        let start = after.map(|sub| key(&partition, &member_sort_key(sub)));
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :member)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", text(&partition))
+            .expression_attribute_values(":member", text(MEMBER_PREFIX))
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+        let members: Vec<Member> = output
+            .items()
+            .iter()
+            .filter_map(|item| {
+                Some(Member {
+                    sub: UserSub::parse(&string(item, SUB)?)?,
+                    role: string(item, ROLE),
+                    created_at: string(item, CREATED_AT),
+                })
+            })
+            .collect();
+        let next = output
+            .last_evaluated_key()
+            .and_then(|_| members.last().map(|member| member.sub));
+        Ok(Members { members, next })
     }
 
     /// Every organisation item in the table and its creator: a full scan, for the audit only.
@@ -350,7 +435,7 @@ impl NewItem {
         let mut item = key(partition, sort);
         item.insert("kind".to_owned(), text(kind));
         item.insert(ORG_ID.to_owned(), text(new.org.to_string()));
-        item.insert("createdAt".to_owned(), text(&new.created_at));
+        item.insert(CREATED_AT.to_owned(), text(&new.created_at));
         Self(item)
     }
 
@@ -364,8 +449,8 @@ impl NewItem {
     fn membership(new: &NewOrg) -> Self {
         let partition = org_partition(new.org);
         Self::new(&partition, &member_sort_key(new.owner), "membership", new)
-            .with("sub", text(new.owner.to_string()))
-            .with("role", text("owner"))
+            .with(SUB, text(new.owner.to_string()))
+            .with(ROLE, text("owner"))
     }
 
     fn with(mut self, name: &str, value: AttributeValue) -> Self {
@@ -379,6 +464,10 @@ fn key(partition: &str, sort: &str) -> Item {
         (PARTITION_KEY.to_owned(), text(partition)),
         (SORT_KEY.to_owned(), text(sort)),
     ])
+}
+
+fn string(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|value| value.as_s().ok()).cloned()
 }
 
 fn text(value: impl Into<String>) -> AttributeValue {

@@ -7,9 +7,11 @@ use serde_json::json;
 #[test]
 fn every_sample_event_is_listed_and_parses() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+    // The trigger events; events/api/ holds the tenant API's.
     let mut on_disk: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".json"))
         .collect();
     on_disk.sort();
     let mut listed: Vec<_> = ALL.iter().map(|(name, _)| name.to_string()).collect();

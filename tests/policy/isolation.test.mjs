@@ -38,10 +38,10 @@ for (const [name, request] of untagged) {
   test(`a session without the org tag may not: ${name}`, () => expect(tenant, false, request))
 }
 
-test('the tenant role has exactly one policy, the one evaluated here', () => {
+test('the tenant role has exactly its two policies, the ones evaluated here and in api.test.mjs', () => {
   assert.deepEqual(
     tenant.map((p) => p.name),
-    ['read-own-organisation'],
+    ['read-own-organisation', 'call-own-organisation-api'],
   )
 })
 

@@ -9,10 +9,16 @@ export const REGION = 'us-east-1'
 export const TABLE = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/tenant-table`
 export const USER_POOL = `arn:aws:cognito-idp:${REGION}:${ACCOUNT}:userpool/${REGION}_Example`
 export const LOG_GROUP = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:provision-tenant:*`
+export const API_ID = 'a1b2c3d4e5'
+export const API = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}`
 
 // Values for the intrinsics a role policy may use. Any other intrinsic is an error, so that a
 // policy the simulator cannot read fails the tests instead of being evaluated half-resolved.
 export const ATTRIBUTES = {
+  'Ref AWS::Partition': 'aws',
+  'Ref AWS::Region': REGION,
+  'Ref AWS::AccountId': ACCOUNT,
+  'Ref TenantApi': API_ID,
   'TenantTable.Arn': TABLE,
   'UserPool.Arn': USER_POOL,
   'ProvisionFunctionLogGroup.Arn': LOG_GROUP,
@@ -28,10 +34,14 @@ function resolve(node, where, attributes) {
     return attributes[name]
   }
   if (keys.length === 1 && keys[0] === 'Fn::Sub' && typeof node['Fn::Sub'] === 'string') {
-    return node['Fn::Sub'].replace(/\$\{([^}!]+)\}/g, (_, name) => {
-      if (name.startsWith('aws:')) return `\${${name}}` // a policy variable, for IAM to fill in
-      if (!(name in attributes)) throw new Error(`${where}: cannot evaluate \${${name}}`)
-      return attributes[name]
+    // ${Name} is a Ref, ${Name.Attr} a GetAtt, ${!text} the literal ${text} (a policy
+    // variable, for IAM to fill in).
+    return node['Fn::Sub'].replace(/\$\{(!?)([^}]+)\}/g, (_, literal, name) => {
+      if (literal) return `\${${name}}`
+      if (name.startsWith('aws:')) return `\${${name}}`
+      const key = name.includes('.') ? name : `Ref ${name}`
+      if (!(key in attributes)) throw new Error(`${where}: cannot evaluate \${${name}}`)
+      return attributes[key]
     })
   }
   if (keys.length === 1 && keys[0] === 'Ref' && `Ref ${node.Ref}` in attributes) return attributes[`Ref ${node.Ref}`]
@@ -43,9 +53,10 @@ function resolve(node, where, attributes) {
 
 // Every identity policy attached to the role: its inline policies and any AWS::IAM::Policy
 // naming it. Managed policies cannot be read offline, so a role with any is refused.
-// `attributes` gives the value of each Fn::GetAtt the policies may use ('X.Arn'), and of each
-// Ref ('Ref X').
-export function rolePolicies(transformedTemplate, role, attributes = ATTRIBUTES) {
+// `overrides` changes the value of a Fn::GetAtt ('X.Arn') or Ref ('Ref X') from ATTRIBUTES', as
+// the local stack does for its table's ARN.
+export function rolePolicies(transformedTemplate, role, overrides = {}) {
+  const attributes = { ...ATTRIBUTES, ...overrides }
   const resources = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources
   const definition = resources[role]
   if (!definition || definition.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
@@ -78,7 +89,8 @@ export async function decide(policies, { action, org, keys, resource = TABLE, ro
 }
 
 // A role's trust policy, resolved as rolePolicies resolves its permissions.
-export function trustPolicy(transformedTemplate, role, attributes) {
+export function trustPolicy(transformedTemplate, role, overrides = {}) {
+  const attributes = { ...ATTRIBUTES, ...overrides }
   const definition = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources[role]
   if (!definition || definition.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
   return resolve(definition.Properties.AssumeRolePolicyDocument, `${role}/trust`, attributes)

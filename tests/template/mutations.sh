@@ -33,6 +33,11 @@ mutations=(
   'the invoke permission not pinned to the pool|/SourceArn: !GetAtt UserPool.Arn/d'
   'the app client created before the trigger permissions|/DependsOn: \[ProvisionFunctionInvokedByUserPool/d'
   'the app client not waiting for the user-pool policy|s/DependsOn: \[ProvisionFunctionInvokedByUserPool, ProvisionFunctionUserPoolPolicy\]/DependsOn: [ProvisionFunctionInvokedByUserPool]/'
+  'org dropped from a cached route'"'"'s cache keys|0,/method.request.path.org: { Required: true, Caching: true }/s//method.request.path.org: { Required: true, Caching: false }/'
+  'a route'"'"'s auth set to NONE|0,/            Method: get$/s//            Method: get\n            Auth: { Authorizer: NONE }/'
+  'the API invoking the function with the caller'"'"'s credentials|s/        InvokeRole: NONE/        InvokeRole: CALLER_CREDENTIALS/'
+  'the invoke resource widened to /orgs/*|s#/v1/GET/orgs/${!aws:PrincipalTag/org}/\*#/v1/GET/orgs/*#'
+  'cache invalidation granted to tenants|s/                Action: execute-api:Invoke$/                Action: [execute-api:Invoke, execute-api:InvalidateCache]/'
 )
 
 live_tests=("$root/tests/iam/live.test.mjs" "$root/tests/iam/identity-pool.test.mjs")

@@ -1,0 +1,187 @@
+//! The tenant API (`tenant-api`, behind API Gateway's REST API with `AWS_IAM` on every method):
+//!
+//! | route                         | answer                                                     |
+//! |-------------------------------|------------------------------------------------------------|
+//! | `GET /orgs/{org}`             | the organisation's record                                  |
+//! | `GET /orgs/{org}/members`     | its members, `limit` (1 to 100, default 25) at a time, `cursor` to go on |
+//!
+//! IAM already lets a tenant call only its own organisation's paths. Defence in depth: the
+//! handler takes the caller's `sub` from the request context's Cognito authentication provider
+//! and answers 403 unless that user's claim names the path's organisation, so a method whose IAM
+//! auth is someday removed by mistake still leaks nothing. Every answer is safe to cache under
+//! the keys the template declares (the organisation, `limit`, `cursor`): a query parameter
+//! outside them is refused, so it cannot change an answer the cache would serve to others.
+
+use crate::ids::{OrgId, UserSub};
+use crate::store::{OrgStore, StoreError};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+pub const DEFAULT_PAGE: i32 = 25;
+pub const MAX_PAGE: i32 = 100;
+/// What the identity pool puts before the user's sub in `cognitoAuthenticationProvider`.
+const SIGN_IN_MARKER: &str = ":CognitoSignIn:";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(&'static str),
+    /// The detail is for the log; the caller is told only "Forbidden".
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("no such route")]
+    NotFound,
+    #[error("the organisation has no record")]
+    NoRecord,
+    #[error("only GET is served")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::NoRecord => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the caller may read: never a table, an ARN or SDK text.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Forbidden(_) => "Forbidden".to_owned(),
+            Self::Store(_) => "Internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+enum Route {
+    Organisation,
+    Members,
+}
+
+/// The Lambda handler: the JSON answer for API Gateway, every outcome logged.
+pub async fn handle(
+    request: Request,
+    store: &OrgStore,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let (status, body) = match serve(&request, store).await {
+        Ok(body) => (StatusCode::OK, body),
+        Err(err) => {
+            let status = err.status();
+            if status.is_server_error() {
+                warn!(status = status.as_u16(), error = %err, "request failed");
+            } else {
+                info!(status = status.as_u16(), reason = %err, "request refused");
+            }
+            (status, json!({ "message": err.public_message() }))
+        }
+    };
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))?)
+}
+
+async fn serve(request: &Request, store: &OrgStore) -> Result<Value, ApiError> {
+    if request.method() != Method::GET {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let RequestContext::ApiGatewayV1(context) = request.request_context() else {
+        return Err(ApiError::Forbidden("not an API Gateway REST request"));
+    };
+    let route = match context.resource_path.as_deref() {
+        Some("/orgs/{org}") => Route::Organisation,
+        Some("/orgs/{org}/members") => Route::Members,
+        _ => return Err(ApiError::NotFound),
+    };
+    let org = path_org(request)?;
+    let query = request.query_string_parameters();
+    let allowed: &[&str] = match route {
+        Route::Organisation => &[],
+        Route::Members => &["limit", "cursor"],
+    };
+    if query.iter().any(|(name, _)| !allowed.contains(&name)) {
+        return Err(ApiError::BadRequest("unknown query parameter"));
+    }
+    let caller = context
+        .identity
+        .cognito_authentication_provider
+        .as_deref()
+        .and_then(|provider| provider.rsplit_once(SIGN_IN_MARKER))
+        .and_then(|(_, sub)| UserSub::parse(sub))
+        .ok_or(ApiError::Forbidden(
+            "no signed-in Cognito user in the request context",
+        ))?;
+    if store.claimed_org(caller).await? != Some(org) {
+        return Err(ApiError::Forbidden(
+            "the caller's claim does not name this organisation",
+        ));
+    }
+    info!(sub = %caller, org_id = %org, "serving the caller's organisation");
+    match route {
+        Route::Organisation => {
+            let record = store.organisation(org).await?.ok_or(ApiError::NoRecord)?;
+            Ok(json!({
+                "orgId": record.org.to_string(),
+                "createdAt": record.created_at,
+                "createdBy": record.created_by.map(|sub| sub.to_string()),
+            }))
+        }
+        Route::Members => {
+            let limit = match query.first("limit") {
+                None => DEFAULT_PAGE,
+                Some(text) => text
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|limit| (1..=MAX_PAGE).contains(limit))
+                    .ok_or(ApiError::BadRequest(
+                        "limit must be a whole number from 1 to 100",
+                    ))?,
+            };
+            let after = match query.first("cursor") {
+                None => None,
+                Some(text) => Some(
+                    canonical(text, UserSub::parse)
+                        .ok_or(ApiError::BadRequest("cursor is not one this API gave"))?,
+                ),
+            };
+            let page = store.members(org, limit, after).await?;
+            Ok(json!({
+                "members": page.members.iter().map(|member| json!({
+                    "sub": member.sub.to_string(),
+                    "role": member.role,
+                    "createdAt": member.created_at,
+                })).collect::<Vec<_>>(),
+                "next": page.next.map(|sub| sub.to_string()),
+            }))
+        }
+    }
+}
+
+/// The path's organisation, spelled exactly as the store and the `org` tag spell it: one
+/// spelling per organisation, so one cache key.
+fn path_org(request: &Request) -> Result<OrgId, ApiError> {
+    request
+        .path_parameters()
+        .first("org")
+        .and_then(|text| canonical(text, OrgId::parse))
+        .ok_or(ApiError::BadRequest(
+            "the organisation id must be a lower-case hyphenated UUID",
+        ))
+}
+
+fn canonical<T: ToString>(text: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    parse(text).filter(|value| value.to_string() == text)
+}
+
+#[cfg(test)]
+mod tests;
