@@ -24,7 +24,7 @@ API_FUNCTION := tenant-api
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BOOTSTRAP := $(TARGET_DIR)/lambda/$(FUNCTION)/bootstrap
 API_BOOTSTRAP := $(TARGET_DIR)/lambda/$(API_FUNCTION)/bootstrap
-LOCAL_AWS := LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) tests/local-aws.sh
+LOCAL_AWS := LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_API_ARTIFACT=$(abspath $(API_BOOTSTRAP)) tests/local-aws.sh
 TEMPLATE := template.yaml
 TRANSFORMED := $(TARGET_DIR)/template/transformed.json
 # One variable for the CPU: the build's Rust target and the stack's Architecture parameter

@@ -26,7 +26,8 @@
 #                       AWS_ENDPOINT_URL_DYNAMODB the IAM gateway in front of DynamoDB: every
 #                       client's DynamoDB requests are authorised by the template's policies
 #   UserPoolId, UserPoolClientId, IdentityPoolId, TableName   the stack's outputs, by the
-#                       names template.yaml gives them
+#                       names template.yaml gives them; TenantApiUrl too, where
+#                       LAMBDA_API_ARTIFACT (input) gives the tenant API's function
 #   LOCAL_IAM_LOG       the gateway's decisions, one JSON line each
 #   LOCAL_TEMPLATE      (input) the template to make the local world from; template.yaml if unset
 #
@@ -136,6 +137,20 @@ for instance in $(seq "$instances"); do
     AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="http://127.0.0.1:$proxy_port" \
     start function "$root" bash -c 'while :; do "$0"; done' "$artifact"
 done
+# The tenant API's function, where its artifact is given ($LAMBDA_API_ARTIFACT, from the
+# Makefile): its own invoke API, reading the table as its role would (administrator keys,
+# straight to the serialised moto).
+api_lambda_port=""
+if [ -n "${LAMBDA_API_ARTIFACT:-}" ]; then
+  [ -x "$LAMBDA_API_ARTIFACT" ] || { echo "local-aws: $LAMBDA_API_ARTIFACT is missing: run make build" >&2; exit 1; }
+  api_lambda_port=$(free_port)
+  start api-lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$api_lambda_port"
+  wait_for "cargo lambda watch (tenant API)" 30 listening "$api_lambda_port"
+  AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
+    AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_FORMAT=JSON \
+    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port" TABLE_NAME="${TABLE_NAME:-tenants}" \
+    start tenant-api "$root" bash -c 'while :; do "$0"; done' "$LAMBDA_API_ARTIFACT"
+fi
 wait_for "moto (DynamoDB)" 30 listening "$moto_port"
 wait_for "cognito-local" 30 listening "$cognito_port"
 wait_for "the fault proxy" 30 listening "$proxy_port"
@@ -169,11 +184,22 @@ export UserPoolId UserPoolClientId IdentityPoolId TableName=$TABLE_NAME
 # (tests/iam/server.mjs): from here on every client reaches DynamoDB through it.
 identity_port=$(free_port)
 gateway_port=$(free_port)
+api_options=()
+if [ -n "$api_lambda_port" ]; then
+  api_port=$(free_port)
+  api_options=(--api-port "$api_port"
+    --api-invoke-url "http://127.0.0.1:$api_lambda_port/2015-03-31/functions/$function_name/invocations")
+fi
 start local-iam "$work" node "$root/tests/iam/server.mjs" --settings "$work/identity-pool.json" \
   --template "$LOCAL_STACK_TEMPLATE" --upstream "http://127.0.0.1:$clean_port" \
-  --user-pool-url "$cognito_url" --identity-port "$identity_port" --dynamodb-port "$gateway_port"
+  --user-pool-url "$cognito_url" --identity-port "$identity_port" --dynamodb-port "$gateway_port" \
+  "${api_options[@]}"
 wait_for "local-iam (identity pool)" 30 listening "$identity_port"
 wait_for "local-iam (DynamoDB gateway)" 30 listening "$gateway_port"
+if [ -n "$api_lambda_port" ]; then
+  wait_for "local-iam (tenant API)" 30 listening "$api_port"
+  export TenantApiUrl="http://127.0.0.1:$api_port/v1"
+fi
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$gateway_port"
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY="http://127.0.0.1:$identity_port"
 export LOCAL_IAM_LOG="$work/local-iam.log"

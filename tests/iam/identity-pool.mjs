@@ -92,6 +92,9 @@ export class IdentityPool {
       tags,
       sessionName: `CognitoIdentityCredentials`,
       identityId: body.IdentityId,
+      identityPoolId: this.settings.IdentityPoolId,
+      provider: login.provider,
+      sub: login.claims.sub,
     })
     return { IdentityId: body.IdentityId, Credentials: credentials }
   }

@@ -1,7 +1,8 @@
 // local-iam: the template's identity pool, and IAM in front of the DynamoDB stand-in.
 //
 //   node tests/iam/server.mjs --settings IDENTITY.json --template TRANSFORMED.json \
-//     --upstream URL --user-pool-url URL --identity-port N --dynamodb-port N
+//     --upstream URL --user-pool-url URL --identity-port N --dynamodb-port N \
+//     [--api-port N --api-invoke-url URL]
 //
 // Identity port: the Cognito Identity API (identity-pool.mjs).
 // DynamoDB port: every request is authenticated (sigv4.mjs), then
@@ -12,6 +13,11 @@
 //   policies the template gives the session's role, with the session's principal tags; one
 //   denial denies the request, in DynamoDB's own error shape. A request it cannot read is
 //   denied: it fails closed.
+// API port (with --api-port): the template's REST API, as API Gateway runs an AWS_IAM method:
+// the SigV4 signature (service execute-api) authenticated the same way, execute-api:Invoke on
+// the method's ARN decided by the simulator, then the route's function invoked with a REST API
+// proxy event (through the Lambda invoke API at --api-invoke-url). Its stage cache is not
+// emulated.
 // Every decision is one JSON line on standard output.
 import { createServer, request as forward } from 'node:http'
 import { readFileSync } from 'node:fs'
@@ -30,6 +36,8 @@ const { values: options } = parseArgs({
     'identity-port': { type: 'string' },
     'dynamodb-port': { type: 'string' },
     'session-seconds': { type: 'string', default: '3600' },
+    'api-port': { type: 'string' },
+    'api-invoke-url': { type: 'string' },
   },
 })
 for (const name of ['settings', 'template', 'upstream', 'user-pool-url', 'identity-port', 'dynamodb-port']) {
@@ -42,7 +50,9 @@ const admin = {
   secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
 }
 const template = JSON.parse(readFileSync(options.template, 'utf8'))
-const attributes = { 'TenantTable.Arn': settings.TableArn, 'UserPool.Arn': settings.UserPoolArn }
+// The local REST API's id, where the template's ARNs say ${TenantApi}.
+const API_ID = 'localapi01'
+const attributes = { 'TenantTable.Arn': settings.TableArn, 'UserPool.Arn': settings.UserPoolArn, 'Ref TenantApi': API_ID }
 const policiesOf = Object.fromEntries(
   Object.values(settings.Roles).map((role) => [role, rolePolicies(options.template, role, attributes)]),
 )
@@ -204,10 +214,106 @@ const dynamodbServer = serve(options['dynamodb-port'], async (incoming, body, re
   })
 })
 
+// ---------------------------------------------------------------- the REST API, behind IAM
+// Its stage and routes, from the deployed definition (the transformed template).
+function restApiOf(transformed) {
+  const resources = Object.values(transformed.Resources)
+  const api = resources.find((r) => r.Type === 'AWS::ApiGateway::RestApi')
+  const stage = resources.find((r) => r.Type === 'AWS::ApiGateway::Stage')
+  if (!api || !stage) return undefined
+  const routes = Object.entries(api.Properties.Body.paths).flatMap(([template, methods]) =>
+    Object.keys(methods).map((method) => {
+      const names = [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1])
+      const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`)
+      return { template, method: method.toUpperCase(), names, pattern }
+    }))
+  return { stage: stage.Properties.StageName, routes }
+}
+
+const apiAnswer = (status, message) => ({ status, body: { message } })
+
+async function decideApi(incoming, body) {
+  const url = new URL(incoming.url, 'http://local')
+  const { stage, routes } = restApi
+  const prefix = `/${stage}`
+  const path = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : undefined
+  const match = path && routes.map((route) => ({ route, found: route.pattern.exec(path) }))
+    .find(({ route, found }) => found && route.method === incoming.method)
+  // API Gateway's answer to a route it does not have, signed or not.
+  if (!match) return { outcome: 'no route', ...apiAnswer(403, 'Missing Authentication Token') }
+  let caller
+  try {
+    caller = await authenticate({ method: incoming.method, path: incoming.url, headers: incoming.headers, body }, (key) =>
+      key === admin.accessKeyId ? { secretAccessKey: admin.secretAccessKey } : sessions.get(key))
+  } catch (err) {
+    if (!(err instanceof AuthFailure)) throw err
+    const message = err.code === 'MissingAuthenticationTokenException' ? 'Missing Authentication Token' : err.message
+    return { outcome: 'unauthenticated', ...apiAnswer(403, message) }
+  }
+  const session = sessions.get(caller.accessKeyId)
+  if (!session) return { outcome: 'administrator', ...apiAnswer(403, 'The tenant API serves signed-in users only') }
+  if (session.expiresAt <= Date.now()) return { outcome: 'expired', ...apiAnswer(403, 'The security token included in the request is expired') }
+  const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${session.role}/${session.sessionName}`
+  const resource = `arn:aws:execute-api:${settings.Region ?? 'us-east-1'}:${ACCOUNT}:${API_ID}/${stage}/${incoming.method}${path}`
+  const tags = Object.fromEntries(Object.entries(session.tags).map(([k, v]) => [`aws:PrincipalTag/${k}`, v]))
+  const decision = await simulate(policiesOf[session.role], { action: 'execute-api:Invoke', resource, principal, contextVariables: tags })
+  if (!decision.allowed) {
+    return { outcome: 'deny', resource, ...apiAnswer(403, `User: ${principal} is not authorized to perform: execute-api:Invoke on resource: ${resource}`) }
+  }
+  const query = Object.fromEntries(url.searchParams)
+  const multi = {}
+  for (const [name, value] of url.searchParams) (multi[name] ??= []).push(value)
+  const event = {
+    resource: match.route.template,
+    path,
+    httpMethod: incoming.method,
+    headers: { host: incoming.headers.host },
+    multiValueHeaders: { host: [incoming.headers.host] },
+    queryStringParameters: url.searchParams.size ? query : null,
+    multiValueQueryStringParameters: url.searchParams.size ? multi : null,
+    pathParameters: Object.fromEntries(match.route.names.map((name, i) => [name, decodeURIComponent(match.found[i + 1])])),
+    stageVariables: null,
+    requestContext: {
+      resourcePath: match.route.template,
+      httpMethod: incoming.method,
+      path: `${prefix}${path}`,
+      stage,
+      accountId: ACCOUNT,
+      apiId: API_ID,
+      requestId: crypto.randomUUID(),
+      identity: {
+        cognitoIdentityPoolId: session.identityPoolId,
+        cognitoIdentityId: session.identityId,
+        cognitoAuthenticationType: 'authenticated',
+        cognitoAuthenticationProvider: `${session.provider},${session.provider}:CognitoSignIn:${session.sub}`,
+        accessKey: caller.accessKeyId,
+        userArn: principal,
+        sourceIp: '127.0.0.1',
+      },
+    },
+    body: body.length ? body.toString('utf8') : null,
+    isBase64Encoded: false,
+  }
+  const invoked = await fetch(options['api-invoke-url'], { method: 'POST', body: JSON.stringify(event) })
+  const answer = await invoked.json()
+  if (typeof answer.statusCode !== 'number') return { outcome: 'function error', ...apiAnswer(502, 'Internal server error') }
+  return { outcome: 'allow', resource, status: answer.statusCode, raw: answer }
+}
+
+const restApi = restApiOf(template)
+const apiServer = options['api-port'] && restApi && serve(options['api-port'], async (incoming, body, response) => {
+  const { status, body: message, raw, ...decision } = await decideApi(incoming, body)
+  log({ service: 'execute-api', method: incoming.method, path: incoming.url, status, ...decision })
+  if (!raw) return answer(response, status, message, 'application/json')
+  response.writeHead(status, { ...CORS, ...(raw.headers ?? {}) })
+  response.end(raw.isBase64Encoded ? Buffer.from(raw.body ?? '', 'base64') : (raw.body ?? ''))
+})
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     identityServer.close()
     dynamodbServer.close()
+    if (apiServer) apiServer.close()
     process.exit(0)
   })
 }

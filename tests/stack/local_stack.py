@@ -169,18 +169,22 @@ def trigger_config(template, function_name):
     """cognito-local's TriggerFunctions: the template's triggers, all to the one local function
     (the template must name its provisioning function for each)."""
     pool_id, _ = template.one("AWS::Cognito::UserPool")
-    function_id, _ = template.one("AWS::Lambda::Function")
     config = properties(template, pool_id, *USER_POOL).get("LambdaConfig", {})
     functions = {}
+    named = set()
     for key, value in config.items():
         if key not in TRIGGERS:
             raise StackError(f"{pool_id}.LambdaConfig.{key}: the local stack wires no such trigger")
         arn = value["LambdaArn"] if isinstance(value, dict) else value
         if isinstance(value, dict) and value.get("LambdaVersion") != "V1_0":
             raise StackError(f"{pool_id}.LambdaConfig.{key}: cognito-local sends event V1_0 only")
-        if arn != template.attributes[f"{function_id}.Arn"]:
-            raise StackError(f"{pool_id}.LambdaConfig.{key}: not the provisioning function")
+        if arn not in template.attributes.values() or not arn.startswith("arn:aws:lambda:"):
+            raise StackError(f"{pool_id}.LambdaConfig.{key}: not a function of this template")
+        named.add(arn)
         functions[TRIGGERS[key]] = function_name
+    # The harness runs one function for the pool's triggers.
+    if len(named) > 1:
+        raise StackError(f"{pool_id}.LambdaConfig: the local stack runs one function for every trigger")
     return functions
 
 

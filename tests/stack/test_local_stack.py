@@ -108,6 +108,16 @@ class WhatItRefuses(unittest.TestCase):
             AllowClassicFlow={"Fn::ImportValue": "elsewhere"}))
         self.refused(template, IDENTITY, "cannot evaluate Fn::ImportValue")
 
+    def test_triggers_on_two_functions(self):
+        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"].update(
+            LambdaArn={"Fn::GetAtt": ["TenantApiFunction", "Arn"]}))
+        self.refused(template, CONFIG, "runs one function for every trigger")
+
+    def test_a_trigger_outside_the_template(self):
+        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"].update(
+            PostConfirmation="arn:aws:lambda:us-east-1:123456789012:function:elsewhere"))
+        self.refused(template, CONFIG, "not a function of this template")
+
     def test_a_second_table(self):
         template = broken(lambda r: r.update(Second=copy.deepcopy(r["TenantTable"])))
         self.refused(template, ("table", "--name", "x"), "exactly one AWS::DynamoDB::Table")

@@ -1,0 +1,74 @@
+// The tenant API, live: its requests signed (SigV4, execute-api) with the credentials the
+// identity pool gave two real users, authorised by the simulator on the template's policies
+// at the local API, and served by the tenant-api function. The stage cache is not emulated.
+import assert from 'node:assert/strict'
+import { before, test } from 'node:test'
+import { Hash } from '@smithy/hash-node'
+import { SignatureV4 } from '@smithy/signature-v4'
+import { credentialsFor, signedInUser, stack } from './local.mjs'
+
+const base = process.env.TenantApiUrl
+assert.ok(base, 'TenantApiUrl is not set: run this through make live (the Makefile gives the API function)')
+const run = Date.now().toString(36)
+let alice
+let bob
+
+before(async () => {
+  alice = await signedInUser(`alice-api-${run}@example.com`)
+  bob = await signedInUser(`bob-api-${run}@example.com`)
+  alice.credentials = await credentialsFor(alice.idToken)()
+  bob.credentials = await credentialsFor(bob.idToken)()
+})
+
+// A GET as the browser sends it: signed for execute-api with the user's credentials.
+async function get(path, credentials) {
+  const url = new URL(`${base}${path}`)
+  const request = {
+    method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname,
+    query: Object.fromEntries(url.searchParams), headers: { host: url.host },
+  }
+  const headers = credentials
+    ? (await new SignatureV4({ credentials, region: stack.region, service: 'execute-api', sha256: Hash.bind(null, 'sha256') }).sign(request)).headers
+    : request.headers
+  const response = await fetch(url, { headers })
+  return { status: response.status, body: await response.json() }
+}
+
+test("each user reads their own organisation's record", async () => {
+  for (const user of [alice, bob]) {
+    const { status, body } = await get(`/orgs/${user.org}`, user.credentials)
+    assert.equal(status, 200, JSON.stringify(body))
+    assert.equal(body.orgId, user.org)
+    assert.equal(body.createdBy, user.claims.sub)
+  }
+})
+
+test('and its members, the owner among them', async () => {
+  const { status, body } = await get(`/orgs/${alice.org}/members?limit=10`, alice.credentials)
+  assert.equal(status, 200, JSON.stringify(body))
+  assert.deepEqual(body.members.map((m) => [m.sub, m.role]), [[alice.claims.sub, 'owner']])
+  assert.equal(body.next, null)
+})
+
+test("refused by IAM: another tenant's organisation, and a path that only starts with the id", async () => {
+  for (const path of [`/orgs/${bob.org}`, `/orgs/${bob.org}/members`, `/orgs/${alice.org}0`, '/orgs']) {
+    const { status, body } = await get(path, alice.credentials)
+    assert.equal(status, 403, path)
+    assert.match(body.message, path === '/orgs' ? /Missing Authentication Token/ : /is not authorized to perform: execute-api:Invoke/, path)
+  }
+})
+
+test('refused: an unsigned request, and a forged signature', async () => {
+  assert.deepEqual(await get(`/orgs/${alice.org}`), { status: 403, body: { message: 'Missing Authentication Token' } })
+  const forged = { ...alice.credentials, secretAccessKey: 'x'.repeat(40) }
+  const { status, body } = await get(`/orgs/${alice.org}`, forged)
+  assert.equal(status, 403)
+  assert.match(body.message, /signature we calculated does not match/)
+})
+
+test('the handler refuses what IAM lets through but it cannot serve safely', async () => {
+  const bad = await get(`/orgs/${alice.org}/members?limit=0`, alice.credentials)
+  assert.deepEqual(bad, { status: 400, body: { message: 'limit must be a whole number from 1 to 100' } })
+  const unknown = await get(`/orgs/${alice.org}/members?sort=desc`, alice.credentials)
+  assert.deepEqual(unknown, { status: 400, body: { message: 'unknown query parameter' } })
+})
