@@ -21,6 +21,7 @@ export function configFromEnvironment(env = process.env) {
     userPoolClientId: need('UserPoolClientId'),
     identityPoolId: need('IdentityPoolId'),
     tableName: need('TableName'),
+    ...(env.TenantApiUrl ? { apiUrl: env.TenantApiUrl } : {}),
     // cognito-local has no SRP; a deployed stack's config leaves this out (SRP).
     authFlow: 'USER_PASSWORD_AUTH',
     endpoints: {

@@ -48,6 +48,9 @@ for (const who of ['alice', 'bob']) {
     assert.ok(own.some((item) => item.includes(`${who}: `)), 'the seeded project')
     assert.ok(own.every((item) => item.startsWith(`ORG#${me.org}`)), 'nothing outside the organisation')
     assert.ok(!own.join().includes(other.org))
+    const api = JSON.parse(await me.page.textContent('[data-testid=api-answer]'))
+    assert.equal(api.organisation.orgId, me.org, 'the API serves the same organisation')
+    assert.deepEqual(api.members.members.map((m) => m.role), ['owner'])
     const shared = await me.items('public-items')
     assert.ok(shared.every((item) => item.startsWith('PUBLIC#pricing / ')), shared.join('\n'))
     for (const plan of ['PLAN#basic — basic: 0 a month', 'PLAN#pro — pro: 49 a month']) {
@@ -58,19 +61,24 @@ for (const who of ['alice', 'bob']) {
   test(`${who} is refused what an attacker would try, and the page shows it`, async () => {
     const [me, other] = who === 'alice' ? [alice, bob] : [bob, alice]
     const attempts = await me.attempts(other.org)
-    assert.equal(attempts.length, 5)
+    assert.equal(attempts.length, 6)
     for (const { outcome, cells } of attempts) {
       assert.equal(outcome, 'refused', cells.join(' | '))
-      assert.match(cells[2], /^AccessDeniedException: User: arn:aws:sts::\d+:assumed-role\/TenantRole\//, cells.join(' | '))
+      const refusal = cells[0].includes('through the API')
+        ? /^HTTP 403: User: arn:aws:sts::\d+:assumed-role\/TenantRole\/\S+ is not authorized to perform: execute-api:Invoke/
+        : /^AccessDeniedException: User: arn:aws:sts::\d+:assumed-role\/TenantRole\//
+      assert.match(cells[2], refusal, cells.join(' | '))
     }
     assert.deepEqual(attempts.map(({ cells }) => cells[0]), [
       "another tenant's partition",
+      "another tenant's organisation, through the API",
       "a key that only starts with the organisation's id",
       'the whole table',
       'a write to its own organisation',
       'an index',
     ])
     assert.ok(attempts[0].cells[1].includes(`ORG#${other.org}`))
+    assert.ok(attempts[1].cells[1].includes(`/orgs/${other.org}`))
   })
 }
 

@@ -6,6 +6,8 @@ export interface AppConfig {
   userPoolClientId: string
   identityPoolId: string
   tableName: string
+  // The tenant API's stage URL (the stack's TenantApiUrl output); the page reads through it too.
+  apiUrl?: string
   // How the app signs in. SRP, the default, is what the template's app client allows; the local
   // user pool (cognito-local) has no SRP, so the local config asks for password auth.
   authFlow?: 'USER_SRP_AUTH' | 'USER_PASSWORD_AUTH'

@@ -69,6 +69,14 @@ async function main() {
       $<HTMLElement>('[data-testid="org-id"]').textContent = tenant.org
       list('[data-testid="own-items"]', await tenant.ownItems())
       list('[data-testid="public-items"]', await tenant.publicItems())
+      if (tenant.hasApi) {
+        const [organisation, members] = await Promise.all([
+          tenant.api(`/orgs/${tenant.org}`),
+          tenant.api(`/orgs/${tenant.org}/members`),
+        ])
+        $<HTMLElement>('[data-testid="api-answer"]').textContent = JSON.stringify({ organisation, members }, null, 2)
+        $<HTMLElement>('#api').hidden = false
+      }
       $<HTMLElement>('#data').hidden = false
       $<HTMLElement>('#attacks').hidden = false
       await showAttempts()

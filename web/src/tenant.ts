@@ -14,6 +14,8 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb'
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
+import { Sha256 } from '@aws-crypto/sha256-js'
+import { SignatureV4 } from '@smithy/signature-v4'
 import type { AppConfig } from './config'
 
 export type Item = Record<string, AttributeValue>
@@ -82,20 +84,50 @@ export interface Attempt {
 export class Tenant {
   readonly org: string
   private readonly dynamodb: DynamoDBClient
+  private readonly signer: SignatureV4
   constructor(private readonly config: AppConfig, idToken: string) {
     const claims = JSON.parse(atob(idToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
     this.org = claims['custom:org']
     const provider = `cognito-idp.${config.region}.amazonaws.com/${config.userPoolId}`
+    // One set of identity-pool credentials for both: DynamoDB, and the API's AWS_IAM methods.
+    const credentials = fromCognitoIdentityPool({
+      identityPoolId: config.identityPoolId,
+      logins: { [provider]: idToken },
+      clientConfig: { region: config.region, endpoint: config.endpoints?.cognitoIdentity },
+    })
     this.dynamodb = new DynamoDBClient({
       region: config.region,
       endpoint: config.endpoints?.dynamodb,
       maxAttempts: 1,
-      credentials: fromCognitoIdentityPool({
-        identityPoolId: config.identityPoolId,
-        logins: { [provider]: idToken },
-        clientConfig: { region: config.region, endpoint: config.endpoints?.cognitoIdentity },
-      }),
+      credentials,
     })
+    this.signer = new SignatureV4({ credentials, region: config.region, service: 'execute-api', sha256: Sha256 })
+  }
+
+  get hasApi(): boolean {
+    return Boolean(this.config.apiUrl)
+  }
+
+  // A GET of the tenant API, signed with the session's credentials. Throws with the API's
+  // message when it refuses.
+  async api(path: string): Promise<unknown> {
+    const url = new URL(`${this.config.apiUrl}${path}`)
+    const signed = await this.signer.sign({
+      method: 'GET',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: { host: url.host },
+    })
+    const { host: _host, ...headers } = signed.headers
+    const response = await fetch(url, { headers })
+    const body = await response.json()
+    if (!response.ok) {
+      throw Object.assign(new Error(body.message ?? `HTTP ${response.status}`), { name: `HTTP ${response.status}` })
+    }
+    return body
   }
 
   // Every item of one partition.
@@ -121,6 +153,9 @@ export class Tenant {
     const table = this.config.tableName
     const tries: [string, string, () => Promise<unknown>][] = [
       ["another tenant's partition", `Query PK = ORG#${other}`, () => this.partition(`ORG#${other}`)],
+      ...(this.hasApi
+        ? [["another tenant's organisation, through the API", `GET /orgs/${other}`, () => this.api(`/orgs/${other}`)] as [string, string, () => Promise<unknown>]]
+        : []),
       ["a key that only starts with the organisation's id", `GetItem PK = ORG#${this.org}0`, () =>
         this.dynamodb.send(new GetItemCommand({ TableName: table, Key: { PK: { S: `ORG#${this.org}0` }, SK: { S: 'ORG' } } }))],
       ['the whole table', 'Scan', () => this.dynamodb.send(new ScanCommand({ TableName: table }))],
