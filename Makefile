@@ -3,7 +3,7 @@
 # make test      every check: format, lint, unit tests, integration tests, the template's proofs
 # make invoke    send each sample event in events/ to the function
 # make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
-# make bench     sign-up latency and a 1,000-user burst through the local stack
+# make bench     sign-up latency, a 1,000-user burst, and the tenant API's handler against an echo
 # make fuzz      libFuzzer over both triggers' event handling (FUZZ_SECONDS, default 600)
 # make deploy    sam build, then sam deploy (guided the first time); LAMBDA_ARCH=arm64 for Graviton
 #
@@ -170,8 +170,16 @@ invoke: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo run --quiet --example invoke
 
 # As many function instances as the burst has sign-ups in flight, as Lambda would scale.
+# Then the tenant API's handler, warm, against a bare lambda_http echo built the same way.
+ECHO_BOOTSTRAP := $(TARGET_DIR)/lambda/api_echo/bootstrap
+API_BENCH := $(TARGET_DIR)/bench/api.jsonl
 bench: .venv/.installed node_modules/.installed build
 	LOCAL_FUNCTION_INSTANCES=32 $(LOCAL_AWS) cargo run --quiet --example bench
+	cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --example api_echo
+	mkdir -p $(dir $(API_BENCH)) && rm -f $(API_BENCH)
+	API_BENCH=$(API_BENCH) API_BENCH_LABEL=tenant-api $(LOCAL_AWS) cargo run --quiet --example api_bench
+	API_BENCH=$(API_BENCH) API_BENCH_LABEL="bare lambda_http echo" LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) \
+	  LAMBDA_API_ARTIFACT=$(abspath $(ECHO_BOOTSTRAP)) tests/local-aws.sh cargo run --quiet --example api_bench
 
 # Hostile input: libFuzzer over both triggers' event handling, seeded from events/, for
 # FUZZ_SECONDS (default 600). RUSTC_BOOTSTRAP lets the one stable toolchain here take the

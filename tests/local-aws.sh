@@ -199,6 +199,8 @@ wait_for "local-iam (DynamoDB gateway)" 30 listening "$gateway_port"
 if [ -n "$api_lambda_port" ]; then
   wait_for "local-iam (tenant API)" 30 listening "$api_port"
   export TenantApiUrl="http://127.0.0.1:$api_port/v1"
+  # The API function's own invoke API, past IAM: for make bench.
+  export LOCAL_API_LAMBDA_URL="http://127.0.0.1:$api_lambda_port"
 fi
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$gateway_port"
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY="http://127.0.0.1:$identity_port"
