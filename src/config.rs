@@ -61,6 +61,16 @@ pub fn retries() -> RetryConfig {
         .with_max_backoff(Duration::from_millis(400))
 }
 
+/// The SDK configuration both Lambda functions build once at start: the environment's
+/// credentials, region and endpoints, with the time budget's retries and time-outs.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::from_env()
+        .retry_config(retries())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
 pub fn timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_millis(500))

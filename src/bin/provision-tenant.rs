@@ -10,11 +10,7 @@ use provision_tenant::triggers;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings = Settings::from_env();
-    let sdk = aws_config::from_env()
-        .retry_config(config::retries())
-        .timeout_config(config::timeouts())
-        .load()
-        .await;
+    let sdk = config::sdk_config().await;
     let metrics = Metrics::new(settings.metrics_namespace.clone());
     let provisioner = Provisioner::new(&sdk, settings);
     run(service_fn(|event| {

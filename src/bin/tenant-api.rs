@@ -9,11 +9,7 @@ use provision_tenant::store::OrgStore;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let settings = Settings::from_env();
-    let sdk = aws_config::from_env()
-        .retry_config(config::retries())
-        .timeout_config(config::timeouts())
-        .load()
-        .await;
+    let sdk = config::sdk_config().await;
     let store = OrgStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name);
     run(service_fn(|request| api::handle(request, &store))).await
 }
