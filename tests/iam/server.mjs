@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util'
 import { requestContext, Underivable } from './context.mjs'
 import { IdentityPool, ServiceError } from './identity-pool.mjs'
 import { AuthFailure, authenticate } from './sigv4.mjs'
-import { ACCOUNT, rolePolicies, simulate, trustPolicy } from '../policy/tenant-policy.mjs'
+import { ACCOUNT, REGION, rolePolicies, simulate, trustPolicy } from '../policy/tenant-policy.mjs'
 
 const { values: options } = parseArgs({
   options: {
@@ -148,26 +148,38 @@ const identityServer = serve(options['identity-port'], async (incoming, body, re
 const DYNAMODB_TYPE = 'application/x-amz-json-1.0'
 const denied = (code, message) => ({ status: 400, body: { __type: `com.amazon.coral.service#${code}`, Message: message } })
 
-async function decide(incoming, body) {
+// Who signed a request, for both front doors: the harness's administrator, or a session this
+// identity pool issued, with its principal's ARN and its tags as IAM context keys. Throws
+// AuthFailure for a request whose signature does not hold.
+async function callerOf(incoming, body) {
   const request = { method: incoming.method, path: incoming.url, headers: incoming.headers, body }
-  const now = Date.now()
+  const { accessKeyId } = await authenticate(request, (key) =>
+    key === admin.accessKeyId ? { secretAccessKey: admin.secretAccessKey } : sessions.get(key))
+  if (accessKeyId === admin.accessKeyId) return { administrator: true }
+  const session = sessions.get(accessKeyId)
+  return {
+    accessKeyId,
+    session,
+    expired: session.expiresAt <= Date.now(),
+    principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${session.role}/${session.sessionName}`,
+    tags: Object.fromEntries(Object.entries(session.tags).map(([k, v]) => [`aws:PrincipalTag/${k}`, v])),
+  }
+}
+
+async function decide(incoming, body) {
   let caller
   try {
-    caller = await authenticate(request, (accessKeyId) => {
-      if (accessKeyId === admin.accessKeyId) return { secretAccessKey: admin.secretAccessKey }
-      return sessions.get(accessKeyId)
-    })
+    caller = await callerOf(incoming, body)
   } catch (err) {
     if (err instanceof AuthFailure) return { outcome: 'unauthenticated', ...denied(err.code, err.message) }
     throw err
   }
-  if (caller.accessKeyId === admin.accessKeyId) return { outcome: 'administrator' }
-  const session = sessions.get(caller.accessKeyId)
-  if (session.expiresAt <= now) {
+  if (caller.administrator) return { outcome: 'administrator' }
+  if (caller.expired) {
     return { outcome: 'expired', ...denied('ExpiredTokenException', 'The security token included in the request is expired') }
   }
+  const { session, principal, tags } = caller
   const operation = (incoming.headers['x-amz-target'] ?? '').replace(/^DynamoDB_20120810\./, '')
-  const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${session.role}/${session.sessionName}`
   let authorisations
   try {
     authorisations = requestContext(operation, JSON.parse(body.toString('utf8')), tables)
@@ -176,7 +188,6 @@ async function decide(incoming, body) {
     const message = `User: ${principal} is not authorized to perform: dynamodb:${operation}: the request could not be evaluated (${err.message})`
     return { outcome: 'deny', operation, reason: err.message, ...denied('AccessDeniedException', message) }
   }
-  const tags = Object.fromEntries(Object.entries(session.tags).map(([k, v]) => [`aws:PrincipalTag/${k}`, v]))
   const decisions = []
   for (const { action, resource, contextVariables } of authorisations) {
     const decision = await simulate(policiesOf[session.role], {
@@ -243,19 +254,16 @@ async function decideApi(incoming, body) {
   if (!match) return { outcome: 'no route', ...apiAnswer(403, 'Missing Authentication Token') }
   let caller
   try {
-    caller = await authenticate({ method: incoming.method, path: incoming.url, headers: incoming.headers, body }, (key) =>
-      key === admin.accessKeyId ? { secretAccessKey: admin.secretAccessKey } : sessions.get(key))
+    caller = await callerOf(incoming, body)
   } catch (err) {
     if (!(err instanceof AuthFailure)) throw err
     const message = err.code === 'MissingAuthenticationTokenException' ? 'Missing Authentication Token' : err.message
     return { outcome: 'unauthenticated', ...apiAnswer(403, message) }
   }
-  const session = sessions.get(caller.accessKeyId)
-  if (!session) return { outcome: 'administrator', ...apiAnswer(403, 'The tenant API serves signed-in users only') }
-  if (session.expiresAt <= Date.now()) return { outcome: 'expired', ...apiAnswer(403, 'The security token included in the request is expired') }
-  const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${session.role}/${session.sessionName}`
-  const resource = `arn:aws:execute-api:${settings.Region ?? 'us-east-1'}:${ACCOUNT}:${API_ID}/${stage}/${incoming.method}${path}`
-  const tags = Object.fromEntries(Object.entries(session.tags).map(([k, v]) => [`aws:PrincipalTag/${k}`, v]))
+  if (caller.administrator) return { outcome: 'administrator', ...apiAnswer(403, 'The tenant API serves signed-in users only') }
+  if (caller.expired) return { outcome: 'expired', ...apiAnswer(403, 'The security token included in the request is expired') }
+  const { session, principal, tags } = caller
+  const resource = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/${stage}/${incoming.method}${path}`
   const decision = await simulate(policiesOf[session.role], { action: 'execute-api:Invoke', resource, principal, contextVariables: tags })
   if (!decision.allowed) {
     return { outcome: 'deny', resource, ...apiAnswer(403, `User: ${principal} is not authorized to perform: execute-api:Invoke on resource: ${resource}`) }
