@@ -59,11 +59,16 @@ impl Metrics {
         elapsed: Duration,
         now: SystemTime,
     ) -> Value {
-        let mut definitions = vec![(report.outcome.metric_name(), COUNT)];
+        // Each metric once: its name, unit and value.
+        let mut metrics = vec![(report.outcome.metric_name(), COUNT, json!(1))];
         if report.foreign_org {
-            definitions.push((FOREIGN_ORGANISATION, COUNT));
+            metrics.push((FOREIGN_ORGANISATION, COUNT, json!(1)));
         }
-        definitions.push((DURATION, MILLISECONDS));
+        metrics.push((
+            DURATION,
+            MILLISECONDS,
+            json!(elapsed.as_secs_f64() * 1_000.0),
+        ));
 
         let mut root = Map::new();
         root.insert(
@@ -73,9 +78,9 @@ impl Metrics {
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
                     "Dimensions": [[DIMENSION]],
-                    "Metrics": definitions
+                    "Metrics": metrics
                         .iter()
-                        .map(|(name, unit)| json!({ "Name": name, "Unit": unit }))
+                        .map(|(name, unit, _)| json!({ "Name": name, "Unit": unit }))
                         .collect::<Vec<_>>(),
                 }],
             }),
@@ -84,11 +89,9 @@ impl Metrics {
         root.insert("trigger".to_owned(), json!(report.trigger.as_str()));
         root.insert("outcome".to_owned(), json!(report.outcome.as_str()));
         root.insert("requestId".to_owned(), json!(request_id));
-        root.insert(report.outcome.metric_name().to_owned(), json!(1));
-        if report.foreign_org {
-            root.insert(FOREIGN_ORGANISATION.to_owned(), json!(1));
+        for (name, _, value) in metrics {
+            root.insert(name.to_owned(), value);
         }
-        root.insert(DURATION.to_owned(), json!(elapsed.as_secs_f64() * 1_000.0));
         Value::Object(root)
     }
 }
