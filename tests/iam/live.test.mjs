@@ -18,13 +18,10 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb'
 import { tenantCases } from '../policy/cases.mjs'
-import { ACCOUNT, decide, rolePolicies } from '../policy/tenant-policy.mjs'
-import { admin, attempt, signedInUser, stack, tenantClient } from './local.mjs'
+import { decide } from '../policy/tenant-policy.mjs'
+import { admin, attempt, signedInUser, stack, tableArn as TABLE, tenantClient, tenantPolicies } from './local.mjs'
 
-const TABLE = `arn:aws:dynamodb:${stack.region}:${ACCOUNT}:table/${stack.tableName}`
-const policies = rolePolicies(process.env.LOCAL_STACK_TEMPLATE, 'TenantRole', {
-  'TenantTable.Arn': TABLE,
-})
+const policies = tenantPolicies()
 const run = Date.now().toString(36)
 let alice
 let bob

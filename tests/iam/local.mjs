@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
+import { ACCOUNT, rolePolicies } from '../policy/tenant-policy.mjs'
 
 function env(name) {
   const value = process.env[name]
@@ -26,6 +27,13 @@ export const stack = {
   tableName: env('TableName'),
 }
 export const provider = `cognito-idp.${stack.region}.amazonaws.com/${stack.userPoolId}`
+export const tableArn = `arn:aws:dynamodb:${stack.region}:${ACCOUNT}:table/${stack.tableName}`
+
+// The tenant role's policies from the template the local stack was made from, with the local
+// table's ARN: what the simulator is asked, offline, about the same requests.
+export function tenantPolicies() {
+  return rolePolicies(process.env.LOCAL_STACK_TEMPLATE, 'TenantRole', { 'TenantTable.Arn': tableArn })
+}
 export const PASSWORD = 'Correct-Horse-42'
 export const CODE = '123456' // cognito-local's fixed confirmation code (CODE in the harness)
 

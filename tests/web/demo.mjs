@@ -7,15 +7,14 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { GetItemCommand, QueryCommand, ScanCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
-import { ACCOUNT, decide, rolePolicies } from '../policy/tenant-policy.mjs'
-import { attempt, PASSWORD, signIn, stack, tenantClient } from '../iam/local.mjs'
+import { decide } from '../policy/tenant-policy.mjs'
+import { attempt, PASSWORD, signIn, stack, tableArn as TABLE, tenantClient, tenantPolicies } from '../iam/local.mjs'
 import { startWebApp } from '../../web/serve.mjs'
 import { launch, Person } from './browser.mjs'
 import { seedProjects, seedPublic } from './seed.mjs'
 
 const [screenshot, ...emails] = process.argv.slice(2)
-const TABLE = `arn:aws:dynamodb:${stack.region}:${ACCOUNT}:table/${stack.tableName}`
-const policies = rolePolicies(process.env.LOCAL_STACK_TEMPLATE, 'TenantRole', { 'TenantTable.Arn': TABLE })
+const policies = tenantPolicies()
 const S = (value) => ({ S: value })
 const key = (pk, sk = 'ORG') => ({ PK: S(pk), SK: S(sk) })
 
