@@ -195,8 +195,6 @@ def create_user_pool(template, name):
     pool.pop("LambdaConfig", None)  # cognito-local's triggers are global: cognito-local-config
     created = cognito.create_user_pool(PoolName=name, **pool)["UserPool"]
     template.physical[pool_id] = created["Id"]
-    template.attributes[f"{pool_id}.Arn"] = created.get("Arn", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{created['Id']}")
-    template.attributes[f"{pool_id}.ProviderName"] = f"cognito-idp.{REGION}.amazonaws.com/{created['Id']}"
     client_id, _ = template.one("AWS::Cognito::UserPoolClient")
     client = properties(template, client_id, *USER_POOL_CLIENT)
     made = cognito.create_user_pool_client(UserPoolId=created["Id"], **client)["UserPoolClient"]
