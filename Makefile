@@ -3,7 +3,8 @@
 # make test      every check: format, lint, unit tests, integration tests, the template's proofs
 # make invoke    send each sample event in events/ to the function
 # make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
-# make bench     sign-up latency, a 1,000-user burst, and the tenant API's handler against an echo
+# make bench     start-up and cost against floors and peers (bench/), sign-up latency, a 1,000-user
+#                burst, and the tenant API's handler against an echo
 # make fuzz      libFuzzer over both triggers' event handling (FUZZ_SECONDS, default 600)
 # make deploy    sam build, then sam deploy (guided the first time); LAMBDA_ARCH=arm64 for Graviton
 #
@@ -41,7 +42,7 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
 
 .DELETE_ON_ERROR:
 .PHONY: all tools build test lint unit local-stack-checks integration live deploy-checks template-checks \
-        template-mutations sam-build demo up web browser invoke bench fuzz deploy clean
+        template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors fuzz deploy clean
 all: test
 
 .venv/.installed: requirements-dev.txt
@@ -173,7 +174,30 @@ invoke: .venv/.installed node_modules/.installed build
 # Then the tenant API's handler, warm, against a bare lambda_http echo built the same way.
 ECHO_BOOTSTRAP := $(TARGET_DIR)/lambda/api_echo/bootstrap
 API_BENCH := $(TARGET_DIR)/bench/api.jsonl
-bench: .venv/.installed node_modules/.installed build
+# The floors the function is measured against (bench/rust), built as the function is.
+bench-floors: .venv/.installed
+	cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --example bench_echo --example bench_bare
+
+# The peers, each pinned by its lockfile, in ignored folders of bench/peers.
+bench/peers/node/node_modules/.installed: bench/peers/node/package.json bench/peers/node/package-lock.json
+	npm ci --prefix bench/peers/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench/peers/python/.venv/.installed: bench/peers/python/requirements.txt
+	python3 -m venv bench/peers/python/.venv
+	bench/peers/python/.venv/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r bench/peers/python/requirements.txt
+	touch $@
+
+# Start-up and cost, each contender started as Lambda would (bench/run.py): the table, the
+# figures (JSON) and the chart. BENCH_RUNS=3 for the run-to-run spread.
+BENCH_DIR := $(TARGET_DIR)/bench
+bench-startup: .venv/.installed node_modules/.installed build bench-floors \
+               bench/peers/node/node_modules/.installed bench/peers/python/.venv/.installed
+	$(LOCAL_AWS) python3 bench/run.py --target-dir $(abspath $(TARGET_DIR)) \
+	  --out $(BENCH_DIR)/startup.json --chart $(BENCH_DIR)/startup.svg
+
+bench: bench-startup
 	LOCAL_FUNCTION_INSTANCES=32 $(LOCAL_AWS) cargo run --quiet --example bench
 	cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --example api_echo
 	mkdir -p $(dir $(API_BENCH)) && rm -f $(API_BENCH)

@@ -22,6 +22,7 @@
 #   LOCAL_LAMBDA_URL    the invoke API: POST $LOCAL_LAMBDA_URL/2015-03-31/functions/_/invocations
 #   LOCAL_FUNCTION_LOG  the function's JSON log lines
 #   LOCAL_FAULT_PROXY   the fault proxy's control API (see tests/faults/proxy.py)
+#   LOCAL_MOTO_URL      moto itself, past the proxy and IAM: for make bench's own front door
 #   AWS_ENDPOINT_URL_COGNITO_IDENTITY   the identity pool (tests/iam/server.mjs), and
 #                       AWS_ENDPOINT_URL_DYNAMODB the IAM gateway in front of DynamoDB: every
 #                       client's DynamoDB requests are authorised by the template's policies
@@ -168,6 +169,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port"
 export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=$cognito_url
 export LOCAL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
 export LOCAL_FAULT_PROXY="http://127.0.0.1:$proxy_port"
+export LOCAL_MOTO_URL=$moto_url
 python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" table --name "$TABLE_NAME" >/dev/null
 
 # The stack's own user pool and identity pool, as sam deploy would make them; their ids under
