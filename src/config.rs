@@ -17,6 +17,11 @@ pub struct Settings {
     pub org_attribute: String,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the function's metrics.
     pub metrics_namespace: String,
+    /// `CONNECT_AT_INIT` (default on; `false` or `0` turns it off): open the table's
+    /// connection during init, where Lambda gives the function a whole CPU, rather than in the
+    /// first sign-up, which runs inside Cognito's 5 s on a fraction of one (README,
+    /// "Start-up and cost"). Off only to measure what it saves (`make bench`).
+    pub connect_at_init: bool,
 }
 
 impl Settings {
@@ -34,6 +39,10 @@ impl Settings {
             table_name: or_default("TABLE_NAME", DEFAULT_TABLE_NAME),
             org_attribute: or_default("ORG_ATTRIBUTE", DEFAULT_ORG_ATTRIBUTE),
             metrics_namespace: or_default("METRICS_NAMESPACE", DEFAULT_METRICS_NAMESPACE),
+            connect_at_init: !matches!(
+                lookup("CONNECT_AT_INIT").as_deref().map(str::trim),
+                Some("false" | "0")
+            ),
         }
     }
 }
@@ -51,6 +60,9 @@ impl Settings {
 pub const COGNITO_WAIT: Duration = Duration::from_secs(5);
 pub const HANDLER_DEADLINE: Duration = Duration::from_millis(3_500);
 pub const LAMBDA_TIMEOUT: Duration = Duration::from_secs(4);
+/// Init opens the table's connection within this, or gives up: Lambda's init phase has its
+/// own 10 s limit, and a cold start's init runs inside Cognito's 5 s too.
+pub const INIT_CONNECT_DEADLINE: Duration = Duration::from_millis(500);
 
 /// Per call: a few fast attempts, each cut short, so that one slow endpoint cannot use up
 /// the whole deadline.
@@ -89,6 +101,22 @@ mod tests {
         assert_eq!(settings.table_name, DEFAULT_TABLE_NAME);
         assert_eq!(settings.org_attribute, DEFAULT_ORG_ATTRIBUTE);
         assert_eq!(settings.metrics_namespace, DEFAULT_METRICS_NAMESPACE);
+        assert!(settings.connect_at_init);
+    }
+
+    #[test]
+    fn connecting_at_init_is_turned_off_only_by_false_or_zero() {
+        for (value, expected) in [
+            ("false", false),
+            ("0", false),
+            ("true", true),
+            ("", true),
+            ("no", true),
+        ] {
+            let settings =
+                Settings::from_lookup(|name| (name == "CONNECT_AT_INIT").then(|| value.to_owned()));
+            assert_eq!(settings.connect_at_init, expected, "{value:?}");
+        }
     }
 
     #[test]

@@ -31,6 +31,10 @@ impl fmt::Display for OrgId {
 pub struct UserSub(Uuid);
 
 impl UserSub {
+    /// The nil UUID: never a user pool's `sub` (those are random v4 UUIDs), so a key made
+    /// from it never names anyone's item.
+    pub const NIL: Self = Self(Uuid::nil());
+
     pub fn parse(text: &str) -> Option<Self> {
         Uuid::try_parse(text).ok().map(Self)
     }

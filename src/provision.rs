@@ -55,12 +55,27 @@ impl Provisioner {
         }
     }
 
+    /// For init: the table's connection opened, within `deadline`, so that the first sign-up
+    /// does not pay for it. A failure costs nothing but the saving: the first call connects.
+    pub async fn open_connections(&self, deadline: std::time::Duration) {
+        match tokio::time::timeout(deadline, self.store.open_connection()).await {
+            Ok(Ok(())) => tracing::debug!("table connection opened during init"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "could not open the table connection during init")
+            }
+            Err(_) => tracing::warn!("opening the table connection during init took too long"),
+        }
+    }
+
     /// The whole job: the claim's organisation (or a new one), and the attribute set to it.
+    ///
+    /// The transaction comes first, with no read before it: it records a new organisation, or
+    /// its cancellation carries the claim that already exists (`ALL_OLD` on the claim's
+    /// condition), so a sign-up costs two round trips (the transaction and the attribute
+    /// update) and so does a retry. A read happens only when a transaction fails without
+    /// saying whose the claim is (`OrgStore::record`).
     pub async fn provision(&self, user: &User) -> Result<Provisioned, ProvisionError> {
-        let (org, outcome) = match self.store.claimed_org(user.sub).await? {
-            Some(org) => (org, Outcome::Reused),
-            None => self.mint(user.sub).await?,
-        };
+        let (org, outcome) = self.mint(user.sub).await?;
         // The attribute is compared, never believed: a client may have written it.
         let current = user.org_attribute.as_deref();
         if current == Some(org.to_string().as_str()) {
@@ -78,8 +93,8 @@ impl Provisioner {
         })
     }
 
-    /// A new organisation for a user known to have no claim: `Minted`, or `Reused` when
-    /// another attempt for the same user recorded one first.
+    /// A new organisation for the user: `Minted`, or `Reused` when the user already has a
+    /// claim (an earlier attempt, or another attempt that got there first).
     pub async fn mint(&self, owner: UserSub) -> Result<(OrgId, Outcome), ProvisionError> {
         let new = NewOrg {
             org: OrgId::mint(),

@@ -46,6 +46,12 @@ async fn sign_up_provisions_one_organisation_seen_by_cognito_the_table_and_the_t
     assert_eq!(claims["custom:org"], org.as_str());
     assert_eq!(claims["sub"], sub.as_str());
 
+    // Two round trips for the sign-up (no read before the transaction), one for the token.
+    assert_eq!(
+        aws.calls_mentioning(&[&sub, &org]),
+        json!({"TransactWriteItems": 1, "AdminUpdateUserAttributes": 1, "GetItem": 1})
+    );
+
     let logged = aws.function_log_of(&sub);
     let [minted, verified] = logged.as_slice() else {
         panic!("one line for the sign-up, one for the token: {logged:?}");

@@ -12,7 +12,13 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env();
     let sdk = config::sdk_config().await;
     let metrics = Metrics::new(settings.metrics_namespace.clone());
+    let connect_at_init = settings.connect_at_init;
     let provisioner = Provisioner::new(&sdk, settings);
+    if connect_at_init {
+        provisioner
+            .open_connections(config::INIT_CONNECT_DEADLINE)
+            .await;
+    }
     run(service_fn(|event| {
         triggers::handle(event, &provisioner, &metrics)
     }))

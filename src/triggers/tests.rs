@@ -406,7 +406,7 @@ async fn first_confirmation_mints_records_and_sets_one_organisation() {
     let (answer, log) = aws.invoke(payload.clone()).await;
 
     assert_eq!(answer.unwrap(), payload, "the event goes back unchanged");
-    assert_eq!(aws.calls(), calls(1, 1, 1));
+    assert_eq!(aws.calls(), calls(0, 1, 1), "two round trips, no read");
     assert_transaction_shape(&aws.transactions.all()[0]);
     let minted = aws.transacted();
     assert_eq!(
@@ -426,14 +426,18 @@ async fn first_confirmation_mints_records_and_sets_one_organisation() {
 async fn retry_after_the_write_reuses_the_claim_and_creates_nothing() {
     let aws = Aws::new(
         ClaimRead::Of(OWN_ORG.into()),
-        Transaction::Commits,
+        Transaction::ClaimedBy(OWN_ORG),
         AttributeUpdate::Succeeds,
     );
 
     let (answer, log) = aws.invoke(fixtures::sign_up(None)).await;
 
     assert_eq!(answer.unwrap(), fixtures::sign_up(None));
-    assert_eq!(aws.calls(), calls(1, 0, 1), "no transaction on reuse");
+    assert_eq!(
+        aws.calls(),
+        calls(0, 1, 1),
+        "the cancelled transaction names the claim: no read"
+    );
     assert_eq!(aws.updated(), [OWN_ORG]);
     assert_eq!(log.outcomes(), ["reused"]);
 }
@@ -449,7 +453,7 @@ async fn concurrent_duplicate_loses_the_race_and_adopts_the_winners_organisation
     let (answer, log) = aws.invoke(fixtures::sign_up(None)).await;
 
     assert!(answer.is_ok());
-    assert_eq!(aws.calls(), calls(1, 1, 1));
+    assert_eq!(aws.calls(), calls(0, 1, 1));
     assert_ne!(
         aws.transacted(),
         [OWN_ORG],
@@ -463,14 +467,18 @@ async fn concurrent_duplicate_loses_the_race_and_adopts_the_winners_organisation
 async fn event_already_carrying_the_claimed_organisation_changes_nothing() {
     let aws = Aws::new(
         ClaimRead::Of(OWN_ORG.into()),
-        Transaction::Commits,
+        Transaction::ClaimedBy(OWN_ORG),
         AttributeUpdate::Succeeds,
     );
 
     let (answer, log) = aws.invoke(fixtures::sign_up(Some(OWN_ORG))).await;
 
     assert_eq!(answer.unwrap(), fixtures::sign_up(Some(OWN_ORG)));
-    assert_eq!(aws.calls(), calls(1, 0, 0), "one read, no write, no update");
+    assert_eq!(
+        aws.calls(),
+        calls(0, 1, 0),
+        "one cancelled transaction, no update"
+    );
     assert_eq!(log.outcomes(), ["already_set"]);
 }
 
@@ -486,7 +494,7 @@ async fn client_supplied_organisation_is_never_joined() {
     let (answer, log) = aws.invoke(payload.clone()).await;
 
     assert_eq!(answer.unwrap(), payload, "the event goes back unchanged");
-    assert_eq!(aws.calls(), calls(1, 1, 1));
+    assert_eq!(aws.calls(), calls(0, 1, 1));
     let minted = aws.transacted();
     assert_ne!(minted, [SUPPLIED_ORG]);
     assert_eq!(
@@ -505,13 +513,13 @@ async fn client_supplied_organisation_is_never_joined() {
 async fn client_supplied_organisation_on_a_retry_is_replaced_by_the_claim() {
     let aws = Aws::new(
         ClaimRead::Of(OWN_ORG.into()),
-        Transaction::Commits,
+        Transaction::ClaimedBy(OWN_ORG),
         AttributeUpdate::Succeeds,
     );
 
     let (_, log) = aws.invoke(fixtures::sign_up(Some(OTHER_ORG))).await;
 
-    assert_eq!(aws.calls(), calls(1, 0, 1));
+    assert_eq!(aws.calls(), calls(0, 1, 1));
     assert_eq!(aws.updated(), [OWN_ORG]);
     assert_eq!(log.security_warnings().len(), 1);
 }
@@ -576,7 +584,7 @@ async fn a_malformed_event_is_rejected_before_any_call_with_a_generic_message() 
 async fn a_throttled_table_defers_and_still_lets_the_confirmation_through() {
     let aws = Aws::new(
         ClaimRead::Throttled,
-        Transaction::Commits,
+        Transaction::Throttled,
         AttributeUpdate::Succeeds,
     );
 
@@ -589,8 +597,8 @@ async fn a_throttled_table_defers_and_still_lets_the_confirmation_through() {
     );
     assert_eq!(
         aws.calls(),
-        calls(3, 0, 0),
-        "three attempts, then nothing written"
+        calls(3, 1, 0),
+        "a cancelled transaction, three attempts to read the claim, nothing written"
     );
     assert_eq!(log.outcomes(), ["deferred"]);
     assert_eq!(
@@ -607,15 +615,19 @@ async fn a_throttle_that_clears_within_the_attempts_still_provisions() {
         Transaction::Commits,
         AttributeUpdate::Succeeds,
     );
-    aws.claim = mock!(DynamoClient::get_item)
+    aws.transact = mock!(DynamoClient::transact_write_items)
         .sequence()
         .http_status(400, Some(THROTTLED.into()))
-        .output(|| GetItemOutput::builder().build())
+        .output(|| TransactWriteItemsOutput::builder().build())
         .build();
 
     let (_, log) = aws.invoke(fixtures::sign_up(None)).await;
 
-    assert_eq!(aws.calls(), calls(2, 1, 1));
+    assert_eq!(
+        aws.calls(),
+        calls(0, 2, 1),
+        "the SDK's second attempt commits"
+    );
     assert_eq!(log.outcomes(), ["minted"]);
 }
 
@@ -632,7 +644,7 @@ async fn a_throttled_transaction_rereads_the_claim_then_defers_without_touching_
     assert!(answer.is_ok());
     assert_eq!(
         aws.calls(),
-        calls(2, 1, 0),
+        calls(1, 1, 0),
         "no attribute without a committed organisation"
     );
     assert_eq!(log.outcomes(), ["deferred"]);
@@ -651,7 +663,7 @@ async fn a_lost_answer_is_retried_with_the_same_token_and_settled_by_the_claim()
     assert!(answer.is_ok());
     assert_eq!(
         aws.calls(),
-        calls(2, 3, 1),
+        calls(1, 3, 1),
         "three attempts at one request, then a re-read"
     );
     let [sent] = &aws.transactions.all()[..] else {
@@ -682,7 +694,7 @@ async fn a_failing_user_pool_leaves_a_claim_that_the_next_token_finishes() {
     assert!(answer.is_ok());
     assert_eq!(
         first.calls(),
-        calls(1, 1, 3),
+        calls(0, 1, 3),
         "three attempts at the update"
     );
     assert_eq!(log.outcomes(), ["deferred"]);
@@ -706,14 +718,14 @@ async fn a_failing_user_pool_leaves_a_claim_that_the_next_token_finishes() {
 async fn a_corrupt_claim_is_never_a_second_organisation() {
     let aws = Aws::new(
         ClaimRead::Of("not-a-uuid".into()),
-        Transaction::Commits,
+        Transaction::ClaimedBy("not-a-uuid"),
         AttributeUpdate::Succeeds,
     );
 
     let (answer, log) = aws.invoke(fixtures::sign_up(None)).await;
 
     assert!(answer.is_ok());
-    assert_eq!(aws.calls(), calls(1, 0, 0));
+    assert_eq!(aws.calls(), calls(0, 1, 0));
     assert_eq!(log.outcomes(), ["deferred"]);
     assert!(log.field("error")[0].contains("no valid organisation id"));
 }
@@ -746,6 +758,47 @@ async fn a_silent_table_endpoint_defers_instead_of_hanging() {
     assert_eq!(aws.update.num_calls(), 0);
     assert_eq!(log.outcomes(), ["deferred"]);
     assert!(log.field("error")[0].contains("timeout"), "{:?}", log.0);
+}
+
+// ---------------------------------------------------------------- init
+
+#[tokio::test]
+async fn connecting_at_init_reads_a_claim_no_one_has_and_survives_a_failure() {
+    let mut aws = Aws::new(
+        ClaimRead::Absent,
+        Transaction::Commits,
+        AttributeUpdate::Succeeds,
+    );
+    aws.claim = mock!(DynamoClient::get_item)
+        .match_requests(|input| {
+            input.table_name() == Some("tenants")
+                && input.key().unwrap()["PK"]
+                    == AttributeValue::S("USER#00000000-0000-0000-0000-000000000000".into())
+        })
+        .then_output(|| GetItemOutput::builder().build());
+    aws.provisioner()
+        .open_connections(config::INIT_CONNECT_DEADLINE)
+        .await;
+    assert_eq!(
+        aws.calls(),
+        calls(1, 0, 0),
+        "one read of the nil sub's claim"
+    );
+
+    let throttled = Aws::new(
+        ClaimRead::Throttled,
+        Transaction::Commits,
+        AttributeUpdate::Succeeds,
+    );
+    throttled
+        .provisioner()
+        .open_connections(config::INIT_CONNECT_DEADLINE)
+        .await;
+    assert_eq!(
+        throttled.calls(),
+        calls(3, 0, 0),
+        "a failing table only costs the attempts"
+    );
 }
 
 // ---------------------------------------------------------------- pre token generation

@@ -8,6 +8,8 @@ API, each fault for one operation, optionally only for requests whose body conta
     POST   /__faults   {"operation": "DynamoDB_20120810.TransactWriteItems", "fault": "lost",
                         "match": "<sub>", "times": 1}
     GET    /__faults   the armed faults, with how often each fired
+    GET    /__calls?match=A&match=B   how many of the function's requests mentioned A or B,
+                       by operation: the round trips an invocation made
     DELETE /__faults   disarm all
     POST   /__quota    {"operation": "...", "per_second": 25, "match": "<pool id>"}  throttle the
                        requests that mention `match` past a rate, as Cognito's per-account
@@ -41,12 +43,13 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 LOCK = threading.Lock()
 MOTO = threading.Lock()  # one DynamoDB request at a time
 FAULTS = []  # dicts: operation, fault, match, times (remaining; None = always), fired, seconds
 QUOTAS = {}  # operation -> {"per_second": n, "window": second, "count": n}
+CALLS = []  # (operation, body) of every request on the faulty port, the function's own
 
 ERRORS = {
     "DynamoDB": ("com.amazonaws.dynamodb.v20120810#ThrottlingException", "Rate exceeded"),
@@ -128,7 +131,16 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------ control API
     def do_GET(self):
-        if self.path == "/__faults":
+        url = urlparse(self.path)
+        if url.path == "/__calls":
+            wanted = parse_qs(url.query).get("match", [])
+            counts = {}
+            with LOCK:
+                for operation, body in CALLS:
+                    if any(text in body for text in wanted):
+                        counts[operation] = counts.get(operation, 0) + 1
+            self.reply(200, counts)
+        elif self.path == "/__faults":
             with LOCK:
                 self.reply(200, {"faults": FAULTS, "quotas": QUOTAS})
         else:
@@ -178,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
         if not self.server.faulty:
             self.answer(forward(upstream, self.command, self.path, self.headers, body))
             return
+        with LOCK:
+            CALLS.append((operation.rsplit(".", 1)[-1], body.decode("utf-8", "replace")))
         service = operation.split(".", 1)[0]
         error_type, message = ERRORS["DynamoDB" if service.startswith("DynamoDB") else service]
         if over_quota(operation, body.decode("utf-8", "replace")):

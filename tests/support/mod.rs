@@ -380,6 +380,17 @@ impl LocalAws {
         assert!(response.status().is_success(), "the proxy refused {body}");
     }
 
+    /// The function's requests that mentioned any of `texts` (a sub, an organisation id), by
+    /// operation: the round trips its invocations made.
+    pub fn calls_mentioning(&self, texts: &[&str]) -> Value {
+        let query: Vec<String> = texts.iter().map(|text| format!("match={text}")).collect();
+        let mut response = http()
+            .get(format!("{}/__calls?{}", self.fault_proxy, query.join("&")))
+            .call()
+            .expect("reading the proxy's call log");
+        response.body_mut().read_json().expect("the call log")
+    }
+
     /// Throttles an operation's requests that mention `only_for` (a pool id) past `per_second`,
     /// as a Cognito quota does (0 lifts it).
     pub fn quota(&self, operation: &str, only_for: &str, per_second: u32) {
