@@ -42,7 +42,7 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
 
 .DELETE_ON_ERROR:
 .PHONY: all tools build test lint unit local-stack-checks integration live deploy-checks template-checks \
-        template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors fuzz deploy clean
+        template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors bench-checks fuzz deploy clean
 all: test
 
 .venv/.installed: requirements-dev.txt
@@ -153,7 +153,11 @@ sam-build: tools build
 	cmp .aws-sam/build/TenantApiFunction/bootstrap $(API_BOOTSTRAP)
 	@echo "sam build: both functions' bootstraps are the tested ones, byte for byte"
 
-test: lint unit local-stack-checks integration live deploy-checks template-checks template-mutations sam-build
+# The bench harness's own parts, offline: its Runtime API, front door, TLS and report.
+bench-checks: .venv/.installed
+	python3 -m unittest discover --start-directory bench --pattern 'test_*.py' --verbose
+
+test: lint unit local-stack-checks integration live deploy-checks bench-checks template-checks template-mutations sam-build
 
 $(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
 	mkdir -p $(@D)
@@ -225,4 +229,5 @@ deploy: sam-build
 
 clean:
 	cargo clean
-	rm -rf .venv .venv-checkov node_modules web/node_modules web/dist .local .aws-sam fuzz/target fuzz/corpus fuzz/artifacts
+	rm -rf .venv .venv-checkov node_modules web/node_modules web/dist .local .aws-sam fuzz/target fuzz/corpus fuzz/artifacts \
+	  bench/peers/node/node_modules bench/peers/python/.venv

@@ -18,14 +18,15 @@ def draw(report, path):
     y = panel(parts, y, "CPU per warm invocation (ms on CPU, all threads): sign-up | token",
               [(k, [("sign-up", figures[k]["cpu_sign_up_ms"]), ("token", figures[k]["cpu_token_ms"])])
                for k in keys], labels)
-    tls_rows = [(k, [("1st", figures[k]["tls_first_ms"]), ("2nd", figures[k]["tls_second_ms"])]) for k in keys]
+    def tls_bars(figure, prefix):
+        return [("init", figure[f"{prefix}init_ms"]), ("1st sign-up", figure[f"{prefix}first_ms"]),
+                ("2nd", figure[f"{prefix}second_ms"])]
+
+    tls_rows = [(k, tls_bars(figures[k], "tls_")) for k in keys]
     if "tls_no_connect_first_ms" in figures.get("function", {}):
-        tls_rows.insert(keys.index("function") + 1, ("function", [
-            ("1st", figures["function"]["tls_no_connect_first_ms"]),
-            ("2nd", figures["function"]["tls_no_connect_second_ms"])]))
-        labels = dict(labels)
-    y = panel(parts, y, "A fresh process over TLS: first and second sign-up (ms)", tls_rows, labels,
-              second_label="without connections opened during init")
+        tls_rows.insert(keys.index("function") + 1, ("function", tls_bars(figures["function"], "tls_no_connect_")))
+    y = panel(parts, y, "A fresh process over TLS: init, first and second sign-up (ms, log scale)", tls_rows,
+              labels, log=True, second_label="without connecting during init")
     settings = report["settings"]
     footer = (f"{report['machine']} · {report['date']} · {report['command']} · "
               f"{settings['runs']} run(s), {settings['cold_starts']} fresh starts and "
@@ -58,7 +59,7 @@ def panel(parts, y, title, rows, labels, log=False, second_label=None):
         for name, value in bars:
             y += 2
             width = max(1.0, scale(value))
-            opacity = "1" if name in ("", "sign-up", "1st") else "0.55"
+            opacity = {"": "1", "sign-up": "1", "init": "1", "1st sign-up": "0.7"}.get(name, "0.45")
             parts.append(f'<rect x="{LABEL}" y="{y}" width="{width:.1f}" height="{BAR}" '
                          f'fill="{COLOURS.get(key, "#555")}" fill-opacity="{opacity}"/>')
             caption = f"{value:.2f}" if value < 10 else f"{value:.0f}" if value >= 100 else f"{value:.1f}"

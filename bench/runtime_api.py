@@ -8,12 +8,26 @@ asks for work (the end of its init), when it took the event, and when it answere
 
 import json
 import queue
+import ssl
+import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PREFIX = "/2018-06-01/runtime"
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threaded server that does not print a peer's hang-up: processes are killed mid-poll on
+    purpose, and a client that refuses the TLS certificate drops its connection."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, ssl.SSLError)):
+            super().handle_error(request, client_address)
 
 
 class RuntimeApi:
@@ -23,8 +37,7 @@ class RuntimeApi:
         self._answers = queue.Queue()
         self._polls = queue.Queue()
         self.init_error = None
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -57,6 +70,8 @@ class RuntimeApi:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write for head and body, or Nagle holds the body for the delayed ACK (40 ms).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass

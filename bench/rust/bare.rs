@@ -25,12 +25,32 @@ fn main() -> Result<(), Failure> {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
     let table = std::env::var("TABLE_NAME")?;
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
-    let mut stream = BufReader::new(TcpStream::connect(&api)?);
+    let socket = TcpStream::connect(&api)?;
+    socket.set_nodelay(true)?;
+    let mut stream = BufReader::new(socket);
     loop {
         let (request_id, event) = next(&mut stream, &api)?;
         let event: Value = serde_json::from_slice(&event)?;
-        runtime.block_on(handle(&dynamodb, &cognito, &table, &event))?;
-        respond(&mut stream, &api, &request_id, &serde_json::to_vec(&event)?)?;
+        // An error is the invocation's, as Lambda's own runtimes report it; the loop goes on.
+        match runtime.block_on(handle(&dynamodb, &cognito, &table, &event)) {
+            Ok(()) => respond(
+                &mut stream,
+                &api,
+                &request_id,
+                "response",
+                &serde_json::to_vec(&event)?,
+            )?,
+            Err(err) => {
+                let error = serde_json::json!({"errorType": "BareError", "errorMessage": format!("{err:?}")});
+                respond(
+                    &mut stream,
+                    &api,
+                    &request_id,
+                    "error",
+                    &serde_json::to_vec(&error)?,
+                )?
+            }
+        }
     }
 }
 
@@ -147,14 +167,17 @@ fn respond(
     stream: &mut BufReader<TcpStream>,
     api: &str,
     request_id: &str,
+    kind: &str,
     body: &[u8],
 ) -> Result<(), Failure> {
     let head = format!(
-        "POST /2018-06-01/runtime/invocation/{request_id}/response HTTP/1.1\r\nHost: {api}\r\nContent-Length: {}\r\n\r\n",
+        "POST /2018-06-01/runtime/invocation/{request_id}/{kind} HTTP/1.1\r\nHost: {api}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    stream.get_mut().write_all(head.as_bytes())?;
-    stream.get_mut().write_all(body)?;
+    // One write: a second would wait for the delayed ACK of the first.
+    stream
+        .get_mut()
+        .write_all(&[head.as_bytes(), body].concat())?;
     read_response(stream)?;
     Ok(())
 }
