@@ -4,7 +4,7 @@ import math
 from xml.sax.saxutils import escape
 
 COLOURS = {"echo": "#8c8c8c", "function": "#d9480f", "bare": "#f59f00", "node": "#1c7ed6", "python": "#2f9e44"}
-WIDTH, LABEL, BAR, GAP = 900, 230, 16, 6
+WIDTH, LABEL, BAR, GAP = 960, 300, 16, 6
 
 
 def draw(report, path):
@@ -28,11 +28,10 @@ def draw(report, path):
     y = panel(parts, y, "A fresh process over TLS: init, first and second sign-up (ms, log scale)", tls_rows,
               labels, log=True, second_label="without connecting during init")
     settings = report["settings"]
-    footer = (f"{report['machine']} · {report['date']} · {report['command']} · "
-              f"{settings['runs']} run(s), {settings['cold_starts']} fresh starts and "
-              f"{settings['warm_invocations']} warm invocations per contender and run")
-    parts.append(text(20, y + 10, footer, 11, fill="#555"))
-    height = y + 30
+    parts.append(text(20, y + 4, f"{report['machine']} · {report['date']} · {report['command']}", 11, fill="#555"))
+    parts.append(text(20, y + 20, f"{settings['runs']} run(s), medians; {settings['cold_starts']} fresh starts and "
+                      f"{settings['warm_invocations']} warm invocations per contender and run", 11, fill="#555"))
+    height = y + 36
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
            f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">'
            f'<rect width="100%" height="100%" fill="white"/>{"".join(parts)}</svg>\n')
