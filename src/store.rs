@@ -145,19 +145,11 @@ impl OrgStore {
         output.item().map(|item| org_in(item, sub)).transpose()
     }
 
-    /// Opens the connection to the table, for init: a read of a claim no user can have (the
-    /// nil UUID is never a Cognito `sub`), which the function's role may make. Its answer is
-    /// dropped; what it leaves is a connection in the SDK's pool, TLS done.
+    /// Opens the connection to the table, for init: the claim read of a user no one can be
+    /// (the nil UUID is never a Cognito `sub`), which the function's role may make. Its answer
+    /// is dropped; what it leaves is a connection in the SDK's pool, TLS done.
     pub async fn open_connection(&self) -> Result<(), StoreError> {
-        self.client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&claim_partition(UserSub::NIL), CLAIM_SORT_KEY)))
-            .projection_expression(ORG_ID)
-            .send()
-            .await
-            .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
-        Ok(())
+        self.claimed_org(UserSub::NIL).await.map(drop)
     }
 
     /// Writes the organisation, its owner's membership and the owner's claim, all or none.
