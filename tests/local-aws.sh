@@ -30,6 +30,9 @@
 #                       names template.yaml gives them; TenantApiUrl too, where
 #                       LAMBDA_API_ARTIFACT (input) gives the tenant API's function
 #   LOCAL_IAM_LOG       the gateway's decisions, one JSON line each
+#   WEB_PORT, WEB_ORIGIN  where the web app is to listen (web/serve.mjs), and its origin: the
+#                       template's AllowedOrigin here, so the tenant API's CORS admits that page
+#                       and no other, as on AWS
 #   LOCAL_TEMPLATE      (input) the template to make the local world from; template.yaml if unset
 #
 # Usage: LAMBDA_ARTIFACT=path/to/bootstrap tests/local-aws.sh COMMAND [ARG...]
@@ -117,6 +120,10 @@ export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
 # 2027 will need Node.js 22 is noise in every test's output.
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 export TABLE_NAME="${TABLE_NAME:-tenants}"
+# The web app's origin, another than the API's (its own port): the stack's AllowedOrigin.
+WEB_PORT=$(free_port)
+export WEB_PORT WEB_ORIGIN="http://127.0.0.1:$WEB_PORT"
+stack_parameters=(--parameter "AllowedOrigin=$WEB_ORIGIN")
 moto_url="http://127.0.0.1:$moto_port"
 cognito_url="http://127.0.0.1:$cognito_port"
 
@@ -147,10 +154,14 @@ if [ -n "${LAMBDA_API_ARTIFACT:-}" ]; then
   api_lambda_port=$(free_port)
   start api-lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$api_lambda_port"
   wait_for "cargo lambda watch (tenant API)" 30 listening "$api_lambda_port"
+  # Its variables as the template sets them (TABLE_NAME, ALLOWED_ORIGIN, ...).
+  mapfile -t api_environment < <(python3 "$root/tests/stack/local_stack.py" "${stack_parameters[@]}" \
+    "$LOCAL_STACK_TEMPLATE" environment --function TenantApiFunction --table-name "$TABLE_NAME")
+  [ ${#api_environment[@]} -gt 0 ] || { echo "local-aws: no environment for the tenant API's function" >&2; exit 1; }
   AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
     AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_FORMAT=JSON \
-    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port" TABLE_NAME="${TABLE_NAME:-tenants}" \
-    start tenant-api "$root" bash -c 'while :; do "$0"; done' "$LAMBDA_API_ARTIFACT"
+    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port" \
+    start tenant-api "$root" env "${api_environment[@]}" bash -c 'while :; do "$0"; done' "$LAMBDA_API_ARTIFACT"
 fi
 wait_for "moto (DynamoDB)" 30 listening "$moto_port"
 wait_for "cognito-local" 30 listening "$cognito_port"
@@ -195,7 +206,7 @@ fi
 start local-iam "$work" node "$root/tests/iam/server.mjs" --settings "$work/identity-pool.json" \
   --template "$LOCAL_STACK_TEMPLATE" --upstream "http://127.0.0.1:$clean_port" \
   --user-pool-url "$cognito_url" --identity-port "$identity_port" --dynamodb-port "$gateway_port" \
-  "${api_options[@]}"
+  "${api_options[@]}" "${stack_parameters[@]}"
 wait_for "local-iam (identity pool)" 30 listening "$identity_port"
 wait_for "local-iam (DynamoDB gateway)" 30 listening "$gateway_port"
 if [ -n "$api_lambda_port" ]; then

@@ -32,7 +32,8 @@ export function configFromEnvironment(env = process.env) {
   }
 }
 
-export async function startWebApp({ port = 0, config = configFromEnvironment() } = {}) {
+// The port defaults to WEB_PORT (tests/local-aws.sh): the origin the stack's CORS admits.
+export async function startWebApp({ port = Number(process.env.WEB_PORT ?? 0), config = configFromEnvironment() } = {}) {
   const index = await readFile(join(DIST, 'index.html')).catch(() => {
     throw new Error('web/dist is missing: run make web')
   })
@@ -62,6 +63,6 @@ export async function startWebApp({ port = 0, config = configFromEnvironment() }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { url } = await startWebApp({ port: Number(process.env.WEB_PORT ?? 0) })
+  const { url } = await startWebApp()
   console.log(`\nThe web app is at ${url}  (the confirmation code is always 123456; Ctrl-C stops everything)\n`)
 }

@@ -3,6 +3,8 @@
 // pool and app client, verified as the service verifies them (jose: the signature against the
 // pool's published keys, the issuer, the audience, token_use, the expiry), and maps claims to
 // session tags exactly as the template's AWS::Cognito::IdentityPoolPrincipalTag says.
+// Guests (no login), where the pool allows them, get the unauthenticated role narrowed by
+// Cognito's own session policy, as the service does.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { ACCOUNT, simulate } from '../policy/tenant-policy.mjs'
@@ -20,6 +22,35 @@ export class ServiceError extends Error {
 const DEFAULT_TAGS = { username: 'sub', client: 'aud' }
 // What STS accepts in a session tag value; anything else fails the role assumption.
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u
+
+// In the enhanced flow, a guest's credentials are the intersection of the unauthenticated role
+// with this Cognito-owned managed policy (AWS managed policy reference,
+// AmazonCognitoUnAuthedIdentitiesSessionPolicy, version v3): no dynamodb:* and no
+// execute-api:*, so no guest role can read the tenant table or call the tenant API.
+export const GUEST_SESSION_POLICY = {
+  Version: '2012-10-17',
+  Statement: [{
+    Sid: 'CognitoUnAuthedIdentitiesSessionPolicy',
+    Effect: 'Allow',
+    Action: [
+      'rum:PutRumEvents', 'sagemaker:InvokeEndpoint', 'polly:*', 'comprehend:*', 'translate:*', 'transcribe:*',
+      'rekognition:*', 'mobiletargeting:*', 'firehose:*', 'personalize:*', 'geo:GetMap*', 'geo:SearchPlaceIndex*',
+      'geo:GetPlace', 'geo:CalculateRoute*', 'geo:*Geofence', 'geo:*Geofences', 'geo:*DevicePosition*', 'kms:Encrypt',
+      'kms:Decrypt', 'kms:ReEncryptTo', 'kms:ReEncryptFrom', 'kms:GenerateDataKey', 'kms:GenerateDataKeyPair',
+      'kms:GenerateDataKeyPairWithoutPlaintext', 'kms:GenerateDataKeyWithoutPlaintext',
+    ],
+    Resource: '*',
+  }],
+}
+
+// Whether a session may make the request: its role's policies allow it and, where the session
+// carries a session policy, that policy allows it too (IAM: the effective permissions of a
+// session are the intersection).
+export async function sessionAllows(rolePolicies, session, request) {
+  const byRole = await simulate(rolePolicies, request)
+  if (!byRole.allowed || !session.sessionPolicy) return byRole
+  return simulate([{ name: 'session-policy', policy: session.sessionPolicy }], request)
+}
 
 export class IdentityPool {
   // settings: tests/stack/local_stack.py identity-pool; issuerOf(poolId): the user pool's
@@ -55,6 +86,11 @@ export class IdentityPool {
 
   async getId(body) {
     if (body.IdentityPoolId === undefined) throw new ServiceError('InvalidParameterException', 'IdentityPoolId is required')
+    if (this.isGuest(body.Logins)) {
+      const identityId = `${this.settings.IdentityPoolId.split(':')[0]}:${randomUUID()}`
+      this.identities.set(identityId, { guest: true })
+      return { IdentityId: identityId }
+    }
     const login = await this.login(body.Logins)
     const key = `${login.provider} ${login.claims.sub}`
     let identityId = this.byUser.get(key)
@@ -69,6 +105,7 @@ export class IdentityPool {
   async credentialsFor(body) {
     const identity = this.identities.get(body.IdentityId)
     if (!identity) throw new ServiceError('ResourceNotFoundException', 'Identity not found.')
+    if (identity.guest && this.isGuest(body.Logins)) return this.guestCredentials(body)
     const login = await this.login(body.Logins)
     if (login.provider !== identity.provider || login.claims.sub !== identity.sub) {
       throw new ServiceError('NotAuthorizedException', 'Invalid login token. The token does not belong to this identity.')
@@ -76,7 +113,28 @@ export class IdentityPool {
     const role = this.settings.Roles.authenticated
     if (!role) throw new ServiceError('InvalidIdentityPoolConfigurationException', 'No authenticated role is attached.')
     const tags = this.tagsFrom(login.claims)
-    await this.assumeRole(role, login, tags)
+    const amr = ['authenticated', login.provider, `${login.provider}:CognitoSignIn:${login.claims.sub}`]
+    await this.assumeRole(role, amr, tags)
+    return this.issue(body.IdentityId, { role, tags, provider: login.provider, sub: login.claims.sub })
+  }
+
+  // No login: a guest, where the pool allows guests and has a role for them.
+  isGuest(logins) {
+    if (Object.keys(logins ?? {}).length > 0) return false
+    if (!this.settings.AllowUnauthenticatedIdentities) {
+      throw new ServiceError('NotAuthorizedException', 'Unauthenticated access is not supported for this identity pool.')
+    }
+    return true
+  }
+
+  async guestCredentials(body) {
+    const role = this.settings.Roles.unauthenticated
+    if (!role) throw new ServiceError('InvalidIdentityPoolConfigurationException', 'No unauthenticated role is attached.')
+    await this.assumeRole(role, ['unauthenticated'], {})
+    return this.issue(body.IdentityId, { role, tags: {}, sessionPolicy: GUEST_SESSION_POLICY })
+  }
+
+  issue(identityId, session) {
     const expiration = Math.floor(Date.now() / 1000) + this.sessionSeconds
     const credentials = {
       AccessKeyId: `ASIA${randomBytes(12).toString('hex').toUpperCase().slice(0, 16)}`,
@@ -88,15 +146,12 @@ export class IdentityPool {
       secretAccessKey: credentials.SecretKey,
       sessionToken: credentials.SessionToken,
       expiresAt: expiration * 1000,
-      role,
-      tags,
       sessionName: `CognitoIdentityCredentials`,
-      identityId: body.IdentityId,
+      identityId,
       identityPoolId: this.settings.IdentityPoolId,
-      provider: login.provider,
-      sub: login.claims.sub,
+      ...session,
     })
-    return { IdentityId: body.IdentityId, Credentials: credentials }
+    return { IdentityId: identityId, Credentials: credentials }
   }
 
   // The enhanced flow assumes the role with AssumeRoleWithWebIdentity, passing the tags; STS
@@ -105,14 +160,14 @@ export class IdentityPool {
   // it would drop them from a TagSession request and miss the statement's conditions; it is
   // asked instead whether the statements that grant sts:TagSession, read as granting the
   // assumption, allow this identity.
-  async assumeRole(role, login, tags) {
+  async assumeRole(role, amr, tags) {
     const trust = this.trustOf(role)
     const request = {
       principal: 'cognito-identity.amazonaws.com',
       resource: `arn:aws:iam::${ACCOUNT}:role/${role}`,
       contextVariables: {
         'cognito-identity.amazonaws.com:aud': this.settings.IdentityPoolId,
-        'cognito-identity.amazonaws.com:amr': ['authenticated', login.provider, `${login.provider}:CognitoSignIn:${login.claims.sub}`],
+        'cognito-identity.amazonaws.com:amr': amr,
       },
     }
     const action = 'sts:AssumeRoleWithWebIdentity'
@@ -133,12 +188,7 @@ export class IdentityPool {
   // Exactly one login, from a provider of this pool, whose ID token the provider signed.
   async login(logins) {
     const entries = Object.entries(logins ?? {})
-    if (entries.length === 0) {
-      const message = this.settings.AllowUnauthenticatedIdentities
-        ? 'Unauthenticated identities are not emulated locally.'
-        : 'Unauthenticated access is not supported for this identity pool.'
-      throw new ServiceError('NotAuthorizedException', message)
-    }
+    if (entries.length === 0) throw new ServiceError('NotAuthorizedException', 'A guest identity takes no login; a signed-in one needs one.')
     if (entries.length > 1) throw new ServiceError('InvalidParameterException', 'One login at a time, locally.')
     const [[provider, token]] = entries
     const known = this.providers.get(provider)

@@ -2,7 +2,7 @@
 //
 //   node tests/iam/server.mjs --settings IDENTITY.json --template TRANSFORMED.json \
 //     --upstream URL --user-pool-url URL --identity-port N --dynamodb-port N \
-//     [--api-port N --api-invoke-url URL]
+//     [--api-port N --api-invoke-url URL] [--parameter NAME=VALUE ...]
 //
 // Identity port: the Cognito Identity API (identity-pool.mjs).
 // DynamoDB port: every request is authenticated (sigv4.mjs), then
@@ -13,19 +13,23 @@
 //   policies the template gives the session's role, with the session's principal tags; one
 //   denial denies the request, in DynamoDB's own error shape. A request it cannot read is
 //   denied: it fails closed.
-// API port (with --api-port): the template's REST API, as API Gateway runs an AWS_IAM method:
-// the SigV4 signature (service execute-api) authenticated the same way, execute-api:Invoke on
-// the method's ARN decided by the simulator, then the route's function invoked with a REST API
-// proxy event (through the Lambda invoke API at --api-invoke-url). Its stage cache is not
-// emulated.
+// API port (with --api-port): the template's REST API, as API Gateway runs it from the
+// deployed definition (the transformed template's Body): an AWS_IAM method has its SigV4
+// signature (service execute-api) authenticated the same way and execute-api:Invoke on its
+// ARN decided by the simulator, then its function invoked with a REST API proxy event
+// (through the Lambda invoke API at --api-invoke-url); a mock method (the CORS preflight)
+// answers with the headers it declares; a refusal is the template's gateway response. No
+// header is added that the definition does not produce: CORS works here only as the template
+// makes it work on AWS. The template's parameters (--parameter) resolve the header values.
+// Its stage cache is not emulated.
 // Every decision is one JSON line on standard output.
 import { createServer, request as forward } from 'node:http'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { requestContext, Underivable } from './context.mjs'
-import { IdentityPool, ServiceError } from './identity-pool.mjs'
+import { IdentityPool, ServiceError, sessionAllows } from './identity-pool.mjs'
 import { AuthFailure, authenticate } from './sigv4.mjs'
-import { ACCOUNT, REGION, rolePolicies, simulate, trustPolicy } from '../policy/tenant-policy.mjs'
+import { ACCOUNT, REGION, rolePolicies, trustPolicy } from '../policy/tenant-policy.mjs'
 
 const { values: options } = parseArgs({
   options: {
@@ -38,6 +42,7 @@ const { values: options } = parseArgs({
     'session-seconds': { type: 'string', default: '3600' },
     'api-port': { type: 'string' },
     'api-invoke-url': { type: 'string' },
+    parameter: { type: 'string', multiple: true, default: [] },
   },
 })
 for (const name of ['settings', 'template', 'upstream', 'user-pool-url', 'identity-port', 'dynamodb-port']) {
@@ -56,6 +61,11 @@ const attributes = { 'TenantTable.Arn': settings.TableArn, 'UserPool.Arn': setti
 const policiesOf = Object.fromEntries(
   Object.values(settings.Roles).map((role) => [role, rolePolicies(options.template, role, attributes)]),
 )
+const parameters = Object.fromEntries(options.parameter.map((pair) => {
+  const at = pair.indexOf('=')
+  if (at < 1) throw new Error(`--parameter ${pair}: NAME=VALUE`)
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
 const tables = tablesOf(template, settings)
 const sessions = new Map()
 const identityPool = new IdentityPool(settings, {
@@ -80,6 +90,8 @@ function log(entry) {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`)
 }
 
+// Cognito Identity and DynamoDB answer browsers' CORS requests themselves (browser SDKs call
+// them directly); the tenant API's CORS is the template's alone (below).
 const CORS = {
   'access-control-allow-origin': '*',
   'access-control-allow-headers': '*',
@@ -102,9 +114,9 @@ function readBody(incoming) {
   })
 }
 
-function serve(port, handle) {
+function serve(port, handle, { cors = true } = {}) {
   const server = createServer(async (incoming, response) => {
-    if (incoming.method === 'OPTIONS') {
+    if (cors && incoming.method === 'OPTIONS') {
       // A wildcard does not cover Authorization: name what the browser asks for.
       const asked = incoming.headers['access-control-request-headers']
       response.writeHead(204, { ...CORS, ...(asked ? { 'access-control-allow-headers': asked } : {}) })
@@ -151,10 +163,11 @@ const denied = (code, message) => ({ status: 400, body: { __type: `com.amazon.co
 // Who signed a request, for both front doors: the harness's administrator, or a session this
 // identity pool issued, with its principal's ARN and its tags as IAM context keys. Throws
 // AuthFailure for a request whose signature does not hold.
-async function callerOf(incoming, body) {
+// service: what the credential scope must name (dynamodb, execute-api), as each service checks.
+async function callerOf(incoming, body, service) {
   const request = { method: incoming.method, path: incoming.url, headers: incoming.headers, body }
   const { accessKeyId } = await authenticate(request, (key) =>
-    key === admin.accessKeyId ? { secretAccessKey: admin.secretAccessKey } : sessions.get(key))
+    key === admin.accessKeyId ? { secretAccessKey: admin.secretAccessKey } : sessions.get(key), { service, region: REGION })
   if (accessKeyId === admin.accessKeyId) return { administrator: true }
   const session = sessions.get(accessKeyId)
   return {
@@ -169,7 +182,7 @@ async function callerOf(incoming, body) {
 async function decide(incoming, body) {
   let caller
   try {
-    caller = await callerOf(incoming, body)
+    caller = await callerOf(incoming, body, 'dynamodb')
   } catch (err) {
     if (err instanceof AuthFailure) return { outcome: 'unauthenticated', ...denied(err.code, err.message) }
     throw err
@@ -190,7 +203,7 @@ async function decide(incoming, body) {
   }
   const decisions = []
   for (const { action, resource, contextVariables } of authorisations) {
-    const decision = await simulate(policiesOf[session.role], {
+    const decision = await sessionAllows(policiesOf[session.role], session, {
       action,
       resource,
       principal,
@@ -226,22 +239,100 @@ const dynamodbServer = serve(options['dynamodb-port'], async (incoming, body, re
 })
 
 // ---------------------------------------------------------------- the REST API, behind IAM
-// Its stage and routes, from the deployed definition (the transformed template).
+// A header value of the deployed definition: a literal in single quotes ("'value'"), after
+// the template's intrinsics are resolved (Fn::Sub, Ref on a parameter). Anything else is an
+// error, never a guess.
+function headerValue(node, where) {
+  let text = node
+  if (typeof node === 'object' && node !== null) {
+    if (typeof node['Fn::Sub'] === 'string') {
+      text = node['Fn::Sub'].replace(/\$\{([^}!]+)\}/g, (_, name) => {
+        if (!(name in parameters)) throw new Error(`${where}: no value for \${${name}}: pass --parameter ${name}=...`)
+        return parameters[name]
+      })
+    } else if (typeof node.Ref === 'string' && node.Ref in parameters) text = parameters[node.Ref]
+    else throw new Error(`${where}: cannot resolve ${JSON.stringify(node)}`)
+  }
+  const quoted = /^'(.*)'$/.exec(text)
+  if (!quoted) throw new Error(`${where}: ${text} is not a static value ('...')`)
+  return quoted[1]
+}
+
+// The headers a definition's responseParameters set, by their prefix.
+function headersOf(responseParameters = {}, prefix, where) {
+  const headers = {}
+  for (const [name, value] of Object.entries(responseParameters)) {
+    if (!name.startsWith(prefix)) throw new Error(`${where}: ${name} is not emulated`)
+    headers[name.slice(prefix.length).toLowerCase()] = headerValue(value, `${where}.${name}`)
+  }
+  return headers
+}
+
+// Its stage, routes and gateway responses, from the deployed definition (the transformed
+// template).
 function restApiOf(transformed) {
   const resources = Object.values(transformed.Resources)
   const api = resources.find((r) => r.Type === 'AWS::ApiGateway::RestApi')
   const stage = resources.find((r) => r.Type === 'AWS::ApiGateway::Stage')
   if (!api || !stage) return undefined
-  const routes = Object.entries(api.Properties.Body.paths).flatMap(([template, methods]) =>
-    Object.keys(methods).map((method) => {
+  const body = api.Properties.Body
+  const routes = Object.entries(body.paths).flatMap(([template, methods]) =>
+    Object.entries(methods).map(([method, definition]) => {
       const names = [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1])
       const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`)
-      return { template, method: method.toUpperCase(), names, pattern }
+      const integration = definition['x-amazon-apigateway-integration'] ?? {}
+      const iam = (definition.security ?? []).some((requirement) => 'AWS_IAM' in requirement)
+      if (definition.security?.length && !iam) throw new Error(`${method} ${template}: only AWS_IAM security is emulated`)
+      const route = { template, method: method.toUpperCase(), names, pattern, iam, type: integration.type }
+      if (integration.type === 'mock') {
+        const answer = integration.responses?.default ?? {}
+        route.mock = {
+          status: Number(answer.statusCode ?? 200),
+          headers: headersOf(answer.responseParameters, 'method.response.header.', `${method} ${template}`),
+        }
+      } else if (integration.type !== 'aws_proxy') throw new Error(`${method} ${template}: integration ${integration.type} is not emulated`)
+      return route
     }))
-  return { stage: stage.Properties.StageName, routes }
+  const gatewayResponses = Object.fromEntries(
+    Object.entries(body['x-amazon-apigateway-gateway-responses'] ?? {}).map(([type, response]) => [type, {
+      headers: headersOf(response.responseParameters, 'gatewayresponse.header.', `gateway response ${type}`),
+      template: response.responseTemplates?.['application/json'],
+    }]))
+  return { stage: stage.Properties.StageName, routes, gatewayResponses }
 }
 
-const apiAnswer = (status, message) => ({ status, body: { message } })
+// API Gateway's own refusals, by gateway response type: the status, the error type in
+// x-amzn-ErrorType, and the body. A type the definition does not customise takes
+// DEFAULT_4XX or DEFAULT_5XX's (the fallback for every type not set on its own: API Gateway
+// developer guide, "Gateway responses"); with neither, API Gateway's default body.
+const REFUSALS = {
+  MISSING_AUTHENTICATION_TOKEN: [403, 'MissingAuthenticationTokenException'],
+  INVALID_SIGNATURE: [403, 'InvalidSignatureException'],
+  EXPIRED_TOKEN: [403, 'ExpiredTokenException'],
+  ACCESS_DENIED: [403, 'AccessDeniedException'],
+  UNAUTHORIZED: [401, 'UnauthorizedException'],
+  INTEGRATION_FAILURE: [502, 'InternalServerErrorException'],
+}
+// Which gateway response each authentication failure (sigv4.mjs) is.
+const AUTH_FAILURES = {
+  MissingAuthenticationTokenException: 'MISSING_AUTHENTICATION_TOKEN',
+  IncompleteSignatureException: 'INVALID_SIGNATURE',
+  InvalidSignatureException: 'INVALID_SIGNATURE',
+  UnrecognizedClientException: 'UNAUTHORIZED',
+}
+
+function refusal(type, message) {
+  const [status, errorType] = REFUSALS[type]
+  const custom = restApi.gatewayResponses[type] ?? restApi.gatewayResponses[status < 500 ? 'DEFAULT_4XX' : 'DEFAULT_5XX']
+  // API Gateway's own default: an IAM denial says "Message", every other refusal "message".
+  let body = JSON.stringify(type === 'ACCESS_DENIED' ? { Message: message } : { message })
+  if (custom?.template !== undefined) {
+    body = custom.template
+      .replaceAll('$context.error.messageString', JSON.stringify(message))
+      .replaceAll('$context.error.message', message)
+  }
+  return { status, headers: { ...(custom?.headers ?? {}), 'x-amzn-errortype': errorType, 'content-type': 'application/json' }, body }
+}
 
 async function decideApi(incoming, body) {
   const url = new URL(incoming.url, 'http://local')
@@ -250,39 +341,46 @@ async function decideApi(incoming, body) {
   const path = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : undefined
   const match = path && routes.map((route) => ({ route, found: route.pattern.exec(path) }))
     .find(({ route, found }) => found && route.method === incoming.method)
-  // API Gateway's answer to a route it does not have, signed or not.
-  if (!match) return { outcome: 'no route', ...apiAnswer(403, 'Missing Authentication Token') }
+  // API Gateway's answer to a method it does not have, signed or not: a preflight too, when
+  // the definition has no OPTIONS method.
+  if (!match) return { outcome: 'no route', ...refusal('MISSING_AUTHENTICATION_TOKEN', 'Missing Authentication Token') }
+  const { route, found } = match
   let caller
-  try {
-    caller = await callerOf(incoming, body)
-  } catch (err) {
-    if (!(err instanceof AuthFailure)) throw err
-    const message = err.code === 'MissingAuthenticationTokenException' ? 'Missing Authentication Token' : err.message
-    return { outcome: 'unauthenticated', ...apiAnswer(403, message) }
+  if (route.iam) {
+    try {
+      caller = await callerOf(incoming, body, 'execute-api')
+    } catch (err) {
+      if (!(err instanceof AuthFailure)) throw err
+      const message = err.code === 'MissingAuthenticationTokenException' ? 'Missing Authentication Token' : err.message
+      return { outcome: 'unauthenticated', ...refusal(AUTH_FAILURES[err.code] ?? 'ACCESS_DENIED', message) }
+    }
+    if (caller.administrator) return { outcome: 'administrator', ...refusal('ACCESS_DENIED', 'The tenant API serves signed-in users only') }
+    if (caller.expired) return { outcome: 'expired', ...refusal('EXPIRED_TOKEN', 'The security token included in the request is expired') }
   }
-  if (caller.administrator) return { outcome: 'administrator', ...apiAnswer(403, 'The tenant API serves signed-in users only') }
-  if (caller.expired) return { outcome: 'expired', ...apiAnswer(403, 'The security token included in the request is expired') }
+  if (route.mock) return { outcome: 'mock', status: route.mock.status, headers: route.mock.headers, body: '' }
+  if (!caller) throw new Error(`${route.method} ${route.template}: a proxy route without IAM is not emulated`)
   const { session, principal, tags } = caller
   const resource = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/${stage}/${incoming.method}${path}`
-  const decision = await simulate(policiesOf[session.role], { action: 'execute-api:Invoke', resource, principal, contextVariables: tags })
+  const decision = await sessionAllows(policiesOf[session.role], session, { action: 'execute-api:Invoke', resource, principal, contextVariables: tags })
   if (!decision.allowed) {
-    return { outcome: 'deny', resource, ...apiAnswer(403, `User: ${principal} is not authorized to perform: execute-api:Invoke on resource: ${resource}`) }
+    return { outcome: 'deny', resource, ...refusal('ACCESS_DENIED', `User: ${principal} is not authorized to perform: execute-api:Invoke on resource: ${resource}`) }
   }
+  // As API Gateway builds them: the single-value map keeps the last of a repeated parameter.
   const query = Object.fromEntries(url.searchParams)
   const multi = {}
   for (const [name, value] of url.searchParams) (multi[name] ??= []).push(value)
   const event = {
-    resource: match.route.template,
+    resource: route.template,
     path,
     httpMethod: incoming.method,
     headers: { host: incoming.headers.host },
     multiValueHeaders: { host: [incoming.headers.host] },
     queryStringParameters: url.searchParams.size ? query : null,
     multiValueQueryStringParameters: url.searchParams.size ? multi : null,
-    pathParameters: Object.fromEntries(match.route.names.map((name, i) => [name, decodeURIComponent(match.found[i + 1])])),
+    pathParameters: Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(found[i + 1])])),
     stageVariables: null,
     requestContext: {
-      resourcePath: match.route.template,
+      resourcePath: route.template,
       httpMethod: incoming.method,
       path: `${prefix}${path}`,
       stage,
@@ -304,18 +402,24 @@ async function decideApi(incoming, body) {
   }
   const invoked = await fetch(options['api-invoke-url'], { method: 'POST', body: JSON.stringify(event) })
   const answer = await invoked.json()
-  if (typeof answer.statusCode !== 'number') return { outcome: 'function error', ...apiAnswer(502, 'Internal server error') }
-  return { outcome: 'allow', resource, status: answer.statusCode, raw: answer }
+  if (typeof answer.statusCode !== 'number') return { outcome: 'function error', ...refusal('INTEGRATION_FAILURE', 'Internal server error') }
+  // The function's own headers and nothing else: a proxy integration's answer is passed on.
+  return {
+    outcome: 'allow',
+    resource,
+    status: answer.statusCode,
+    headers: answer.headers ?? {},
+    body: answer.isBase64Encoded ? Buffer.from(answer.body ?? '', 'base64') : (answer.body ?? ''),
+  }
 }
 
 const restApi = restApiOf(template)
 const apiServer = options['api-port'] && restApi && serve(options['api-port'], async (incoming, body, response) => {
-  const { status, body: message, raw, ...decision } = await decideApi(incoming, body)
+  const { status, headers, body: answer, ...decision } = await decideApi(incoming, body)
   log({ service: 'execute-api', method: incoming.method, path: incoming.url, status, ...decision })
-  if (!raw) return answer(response, status, message, 'application/json')
-  response.writeHead(status, { ...CORS, ...(raw.headers ?? {}) })
-  response.end(raw.isBase64Encoded ? Buffer.from(raw.body ?? '', 'base64') : (raw.body ?? ''))
-})
+  response.writeHead(status, headers)
+  response.end(answer)
+}, { cors: false })
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

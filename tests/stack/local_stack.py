@@ -14,9 +14,14 @@ transform (tests/policy/transform.py), so that changing the template changes the
       the tenant table, as the template declares it (idempotent)
   local_stack.py TRANSFORMED identity-pool --user-pool-id ID --client-id ID --table-name NAME
       the identity pool's settings, for tests/iam (JSON): providers, principal-tag map, roles
+  local_stack.py TRANSFORMED environment --function LOGICAL_ID --table-name NAME
+      the function's environment variables as the template sets them, one NAME=VALUE a line
+
+Before the command, --parameter NAME=VALUE (repeatable) gives a parameter a value; the others
+take their defaults.
 
 Endpoints and credentials come from the SDK's own variables (AWS_ENDPOINT_URL_DYNAMODB,
-AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, ...). Parameters take their defaults. A property
+AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, ...). A property
 the local stack cannot reproduce is an error that names it, never a silent skip; properties
 that change nothing a test can observe here (deletion protection, encryption at rest, point-in-
 time recovery) are accepted and listed as such.
@@ -42,13 +47,16 @@ class Template:
     """The transformed template, with intrinsics resolved against parameter defaults and the
     physical ids of what has been created locally."""
 
-    def __init__(self, path):
+    def __init__(self, path, overrides=None):
         with open(path, encoding="utf-8") as stream:
             self.data = json.load(stream)
         self.resources = self.data["Resources"]
-        self.parameters = {
-            name: spec.get("Default") for name, spec in self.data.get("Parameters", {}).items()
-        }
+        declared = self.data.get("Parameters", {})
+        unknown = sorted(set(overrides or {}) - set(declared))
+        if unknown:
+            raise StackError(f"the template has no parameter {', '.join(unknown)}")
+        self.parameters = {name: spec.get("Default") for name, spec in declared.items()}
+        self.parameters.update(overrides or {})
         self.physical = {}
         self.attributes = {}
         # The function runs outside the stand-ins (the harness starts the artifact); its ARN
@@ -104,6 +112,8 @@ class Template:
         return resolved
 
     def ref(self, name, where):
+        if self.parameters.get(name, "") is None:
+            raise StackError(f"{where}: the parameter {name} has no default: pass --parameter {name}=...")
         pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": "local",
                   "AWS::Partition": "aws", "AWS::NoValue": NO_VALUE}
         if name in pseudo:
@@ -142,7 +152,8 @@ def properties(template, logical_id, handled, no_local_effect):
 USER_POOL = (
     ["UsernameAttributes", "AutoVerifiedAttributes", "UsernameConfiguration", "AccountRecoverySetting",
      "Policies", "Schema", "LambdaConfig"],
-    ["DeletionProtection"],
+    # cognito-local sends no e-mail (CODE fixes the confirmation code) and has no feature plans.
+    ["DeletionProtection", "UserPoolTier", "EmailConfiguration"],
 )
 USER_POOL_CLIENT = (
     ["ClientName", "GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors",
@@ -152,7 +163,8 @@ USER_POOL_CLIENT = (
 )
 TABLE = (
     ["AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes", "LocalSecondaryIndexes"],
-    ["PointInTimeRecoverySpecification", "SSESpecification", "DeletionProtectionEnabled"],
+    # TableName: the harness names each local table itself (TABLE_NAME), one per run.
+    ["PointInTimeRecoverySpecification", "SSESpecification", "DeletionProtectionEnabled", "TableName"],
 )
 IDENTITY_POOL = (
     ["AllowUnauthenticatedIdentities", "AllowClassicFlow", "CognitoIdentityProviders"],
@@ -266,9 +278,34 @@ def identity_pool(template, user_pool_id, client_id, table_name):
     }
 
 
+def environment(template, function, table_name):
+    """The function's variables, resolved: what Lambda would give it from the template."""
+    definition = template.resources.get(function)
+    if definition is None or definition["Type"] != "AWS::Lambda::Function":
+        raise StackError(f"{function} is not a function of this template")
+    table_logical, _ = template.one("AWS::DynamoDB::Table")
+    template.physical[table_logical] = table_name
+    variables = template.resolve(
+        definition["Properties"].get("Environment", {}).get("Variables", {}), f"{function}.Environment")
+    lines = []
+    for name, value in variables.items():
+        if not isinstance(value, str) or "\n" in value:
+            raise StackError(f"{function}.Environment.{name}: not a one-line string")
+        lines.append(f"{name}={value}")
+    return lines
+
+
+def parameter(text):
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("template")
+    parser.add_argument("--parameter", type=parameter, action="append", default=[])
     commands = parser.add_subparsers(dest="command", required=True)
     config = commands.add_parser("cognito-local-config")
     config.add_argument("--lambda-endpoint", required=True)
@@ -279,9 +316,15 @@ def main():
     identity.add_argument("--user-pool-id", required=True)
     identity.add_argument("--client-id", required=True)
     identity.add_argument("--table-name", required=True)
+    env = commands.add_parser("environment")
+    env.add_argument("--function", required=True)
+    env.add_argument("--table-name", required=True)
     args = parser.parse_args()
     try:
-        template = Template(args.template)
+        template = Template(args.template, dict(args.parameter))
+        if args.command == "environment":
+            print("\n".join(environment(template, args.function, args.table_name)))
+            return 0
         if args.command == "cognito-local-config":
             result = {
                 "LambdaClient": {

@@ -87,7 +87,7 @@ test("with a deployed stack's config, sign-in is SRP: the password never leaves 
   // has no SRP and refuses the attempt; what matters is what the browser sent.
   const { authFlow, ...deployed } = configFromEnvironment()
   assert.equal(authFlow, 'USER_PASSWORD_AUTH', 'the local config asks for password auth')
-  const srpApp = await startWebApp({ config: deployed })
+  const srpApp = await startWebApp({ port: 0, config: deployed })
   try {
     const person = await Person.open(browser, srpApp.url, alice.email, alice.password)
     const sent = []

@@ -125,7 +125,8 @@ export class Tenant {
     const response = await fetch(url, { headers })
     const body = await response.json()
     if (!response.ok) {
-      throw Object.assign(new Error(body.message ?? `HTTP ${response.status}`), { name: `HTTP ${response.status}` })
+      // API Gateway says "message" in its gateway responses, "Message" in an IAM denial.
+      throw Object.assign(new Error(body.message ?? body.Message ?? `HTTP ${response.status}`), { name: `HTTP ${response.status}` })
     }
     return body
   }
