@@ -127,8 +127,8 @@ template-checks: tools
 	tests/template/check.sh $(TEMPLATE)
 
 # Breaking an invariant on purpose must fail the checks above.
-template-mutations: tools build
-	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) tests/template/mutations.sh
+template-mutations: tools build web browser
+	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_API_ARTIFACT=$(abspath $(API_BOOTSTRAP)) tests/template/mutations.sh
 
 # The data path, live: the local identity pool and IAM gateway (tests/iam), their own cases,
 # every policy case sent as a signed request, and the web app in headless Chromium (tests/web).

@@ -6,6 +6,8 @@
 #   policy   the policy cases, by the simulator (CHECKS=policy)
 #   live     for breaks of the data path (marked "live" below): the whole local stack made from
 #            the broken template, and the live tests of tests/iam run against it
+#   browser  for breaks only a browser sees (marked "browser"): the local stack made from the
+#            broken template, and the web app's test in headless Chromium against it
 # Usage: LAMBDA_ARTIFACT=... tests/template/mutations.sh   (make template-mutations)
 set -euo pipefail
 
@@ -38,9 +40,18 @@ mutations=(
   'the API invoking the function with the caller'"'"'s credentials|s/        InvokeRole: NONE/        InvokeRole: CALLER_CREDENTIALS/'
   'the invoke resource widened to /orgs/*|s#/v1/GET/orgs/${!aws:PrincipalTag/org}/\*#/v1/GET/orgs/*#'
   'cache invalidation granted to tenants|s/                Action: execute-api:Invoke$/                Action: [execute-api:Invoke, execute-api:InvalidateCache]/'
+  'CORS removed from the API|/^      Cors:$/,/^        MaxAge:/d|browser'
+  'the CORS preflight authorised by IAM|/AddDefaultAuthorizerToCorsPreflight: false/d'
+  'any origin admitted|s/AllowOrigin: !Sub "'"'"'${AllowedOrigin}'"'"'"/AllowOrigin: "'"'"'*'"'"'"/'
+  'caching enabled on every method|s/          HttpMethod: GET$/          HttpMethod: "*"/'
+  'the table without a fixed name|/TableName: !Sub ${AWS::StackName}-tenants/d'
+  'a log level that drops the metrics|0,/        LogFormat: JSON$/s//        LogFormat: JSON\n        ApplicationLogLevel: WARN/'
+  'guest identities admitted|s/AllowUnauthenticatedIdentities: false/AllowUnauthenticatedIdentities: true/'
+  'the user pool on the default plan|/UserPoolTier: !Ref UserPoolTier/d'
 )
 
 live_tests=("$root/tests/iam/live.test.mjs" "$root/tests/iam/identity-pool.test.mjs")
+browser_tests=("$root/tests/web/browser.test.mjs")
 for mutation in "${mutations[@]}"; do
   IFS='|' read -r name expression live <<<"$mutation"
   sed -e "$expression" "$root/template.yaml" >"$work/template.yaml"
@@ -55,10 +66,12 @@ for mutation in "${mutations[@]}"; do
       caught_by+=("$layer")
     fi
   done
-  if [ "$live" = live ]; then
+  if [ "$live" = live ] || [ "$live" = browser ]; then
+    tests=("${live_tests[@]}")
+    [ "$live" = browser ] && tests=("${browser_tests[@]}")
     if ! LOCAL_TEMPLATE="$work/template.yaml" "$root/tests/local-aws.sh" \
-      node --test "${live_tests[@]}" >"$work/live.log" 2>&1; then
-      caught_by+=("live")
+      node --test "${tests[@]}" >"$work/live.log" 2>&1; then
+      caught_by+=("$live")
     fi
   fi
   if [ ${#caught_by[@]} -eq 0 ]; then
@@ -66,7 +79,7 @@ for mutation in "${mutations[@]}"; do
     failed=$((failed + 1))
   else
     note=""
-    [ "$live" = live ] || note="; live not run"
+    [ -n "$live" ] || note="; live not run"
     echo "caught: $name (by: ${caught_by[*]}$note)"
     passed=$((passed + 1))
   fi
