@@ -56,6 +56,15 @@ test('the template deploys one REST API, with both routes', () => {
 })
 for (const [path, methods] of Object.entries(apis[0]?.Properties.Body.paths ?? {})) {
   for (const [method, operation] of Object.entries(methods)) {
+    // The CORS preflight: never signed by a browser, answered by a mock, and never cached
+    // (the stage caches GETs only, below).
+    if (method === 'options') {
+      test(`OPTIONS ${path}: the CORS preflight, unsigned, answered by API Gateway itself`, () => {
+        assert.equal(operation.security, undefined)
+        assert.equal(operation['x-amazon-apigateway-integration'].type, 'mock')
+      })
+      continue
+    }
     test(`${method.toUpperCase()} ${path}: IAM, and a cache key for every parameter`, () => {
       assert.deepEqual(operation.security, [{ AWS_IAM: [] }])
       const integration = operation['x-amazon-apigateway-integration']
@@ -70,8 +79,11 @@ for (const [path, methods] of Object.entries(apis[0]?.Properties.Body.paths ?? {
   }
 }
 const stages = resources.filter((r) => r.Type === 'AWS::ApiGateway::Stage')
-test('the stage caches every method, encrypted', () => {
+// With the parameter defaults (ApiCacheTtlSeconds 60): the cluster on, and every GET cached,
+// encrypted; no other method is.
+test('the stage caches GETs, encrypted, and a cluster exists only while it caches', () => {
   const [stage] = stages
-  assert.equal(stage.Properties.CacheClusterEnabled, true)
-  assert.ok(stage.Properties.MethodSettings.some((s) => s.ResourcePath === '/*' && s.HttpMethod === '*' && s.CachingEnabled && s.CacheDataEncrypted))
+  assert.deepEqual(stage.Properties.CacheClusterEnabled, { 'Fn::If': ['Caching', true, false] })
+  assert.deepEqual(stage.Properties.MethodSettings.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]), [['/*', 'GET', true]])
+  assert.deepEqual(stage.Properties.MethodSettings[0].CachingEnabled, { 'Fn::If': ['Caching', true, false] })
 })

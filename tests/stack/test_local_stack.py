@@ -74,12 +74,22 @@ class WhatItReads(unittest.TestCase):
         template = broken(lambda r: r["IdentityPool"]["Properties"].update(AllowClassicFlow=True))
         self.assertTrue(ok(template, *IDENTITY)["AllowClassicFlow"])
 
-    def test_conditions_take_the_parameters_defaults(self):
-        template = copy.deepcopy(TRANSFORMED)
-        template["Parameters"]["AllowUnauthenticatedAccess"]["Default"] = "true"
-        settings = ok(template, *IDENTITY)
-        self.assertTrue(settings["AllowUnauthenticatedIdentities"])
-        self.assertEqual(settings["Roles"], {"authenticated": "TenantRole", "unauthenticated": "PublicReaderRole"})
+    def test_a_functions_environment_is_the_templates_with_the_parameters_given(self):
+        result = run(TRANSFORMED, "--parameter", "AllowedOrigin=http://127.0.0.1:5173",
+                     "environment", "--function", "TenantApiFunction", "--table-name", "tenants")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(result.stdout.split()),
+                         ["ALLOWED_ORIGIN=http://127.0.0.1:5173", "TABLE_NAME=tenants"])
+
+    def test_a_parameter_without_a_default_must_be_given(self):
+        result = run(TRANSFORMED, "environment", "--function", "TenantApiFunction", "--table-name", "tenants")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("the parameter AllowedOrigin has no default", result.stderr)
+
+    def test_a_parameter_the_template_does_not_declare_is_refused(self):
+        result = run(TRANSFORMED, "--parameter", "Nonesuch=1", *IDENTITY)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("the template has no parameter Nonesuch", result.stderr)
 
 
 class WhatItRefuses(unittest.TestCase):
