@@ -31,7 +31,7 @@ async function get(path, credentials) {
     ? (await new SignatureV4({ credentials, region: stack.region, service: 'execute-api', sha256: Hash.bind(null, 'sha256') }).sign(request)).headers
     : request.headers
   const response = await fetch(url, { headers })
-  return { status: response.status, body: await response.json() }
+  return { status: response.status, body: await response.json(), headers: response.headers }
 }
 
 test("each user reads their own organisation's record", async () => {
@@ -59,7 +59,8 @@ test("refused by IAM: another tenant's organisation, and a path that only starts
 })
 
 test('refused: an unsigned request, and a forged signature', async () => {
-  assert.deepEqual(await get(`/orgs/${alice.org}`), { status: 403, body: { message: 'Missing Authentication Token' } })
+  const unsigned = await get(`/orgs/${alice.org}`)
+  assert.deepEqual([unsigned.status, unsigned.body], [403, { message: 'Missing Authentication Token' }])
   const forged = { ...alice.credentials, secretAccessKey: 'x'.repeat(40) }
   const { status, body } = await get(`/orgs/${alice.org}`, forged)
   assert.equal(status, 403)
@@ -68,7 +69,49 @@ test('refused: an unsigned request, and a forged signature', async () => {
 
 test('the handler refuses what IAM lets through but it cannot serve safely', async () => {
   const bad = await get(`/orgs/${alice.org}/members?limit=0`, alice.credentials)
-  assert.deepEqual(bad, { status: 400, body: { message: 'limit must be a whole number from 1 to 100' } })
+  assert.deepEqual([bad.status, bad.body], [400, { message: 'limit must be a whole number from 1 to 100' }])
   const unknown = await get(`/orgs/${alice.org}/members?sort=desc`, alice.credentials)
-  assert.deepEqual(unknown, { status: 400, body: { message: 'unknown query parameter' } })
+  assert.deepEqual([unknown.status, unknown.body], [400, { message: 'unknown query parameter' }])
+  // API Gateway would key the cache on the last value and the handler could read another.
+  const repeated = await get(`/orgs/${alice.org}/members?limit=1&limit=2`, alice.credentials)
+  assert.equal(repeated.status, 400, JSON.stringify(repeated.body))
+})
+
+// CORS as the template makes it, nothing more (the gateway adds no header of its own): the
+// web app's origin, WEB_ORIGIN, is the stack's AllowedOrigin.
+const origin = process.env.WEB_ORIGIN
+test('the preflight is answered without a signature, for the one origin the stack admits', async () => {
+  assert.ok(origin && origin !== new URL(base).origin, 'the web app has an origin of its own')
+  const response = await fetch(`${base}/orgs/${alice.org}/members`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,x-amz-date,x-amz-security-token,x-amz-content-sha256' },
+  })
+  assert.equal(response.status, 200)
+  assert.equal(response.headers.get('access-control-allow-origin'), origin)
+  assert.deepEqual(response.headers.get('access-control-allow-methods').split(','), ['GET', 'OPTIONS'])
+  for (const header of ['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256']) {
+    assert.ok(response.headers.get('access-control-allow-headers').split(',').includes(header), header)
+  }
+})
+
+test("every answer names that origin: the function's, and API Gateway's own refusals", async () => {
+  const served = await get(`/orgs/${alice.org}`, alice.credentials)
+  assert.equal(served.headers.get('access-control-allow-origin'), origin)
+  assert.notEqual(served.headers.get('access-control-allow-origin'), '*')
+  const denied = await get(`/orgs/${bob.org}`, alice.credentials)
+  assert.equal(denied.status, 403)
+  assert.equal(denied.headers.get('access-control-allow-origin'), origin)
+  assert.equal(denied.headers.get('x-amzn-errortype'), 'AccessDeniedException')
+  const unsigned = await get(`/orgs/${alice.org}`)
+  assert.equal(unsigned.headers.get('access-control-allow-origin'), origin)
+  assert.equal(unsigned.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException')
+})
+
+test('a request signed for another service is refused at the API', async () => {
+  const url = new URL(`${base}/orgs/${alice.org}`)
+  const request = { method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host } }
+  const signer = new SignatureV4({ credentials: alice.credentials, region: stack.region, service: 'dynamodb', sha256: Hash.bind(null, 'sha256') })
+  const response = await fetch(url, { headers: (await signer.sign(request)).headers })
+  assert.equal(response.status, 403)
+  assert.equal(response.headers.get('x-amzn-errortype'), 'InvalidSignatureException')
 })

@@ -33,6 +33,13 @@ after(async () => {
   await app?.close()
 })
 
+// On AWS the app is hosted apart from the API: the page must reach the API across origins,
+// with only the CORS headers the template produces.
+test('the page is served from its own origin, the one the stack admits, not the API\'s', () => {
+  assert.equal(new URL(app.url).origin, process.env.WEB_ORIGIN)
+  assert.notEqual(new URL(app.url).origin, new URL(process.env.TenantApiUrl).origin)
+})
+
 test('each person has an organisation of their own, from their token', () => {
   assert.match(alice.org, /^[0-9a-f-]{36}$/)
   assert.match(bob.org, /^[0-9a-f-]{36}$/)
