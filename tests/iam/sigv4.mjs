@@ -1,7 +1,7 @@
 // Authenticates a SigV4-signed request by signing it again with the AWS SDK's own signer
 // (@smithy/signature-v4) and the secret of the access key it names, and comparing the two
 // signatures in constant time. No signing code of our own.
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
 
@@ -26,8 +26,10 @@ function parseAmzDate(value) {
 
 // request: { method, path, headers (lower-case names), body (Buffer) }
 // secretOf(accessKeyId) -> { secretAccessKey, sessionToken? } or undefined for an unknown key.
+// expected: { service, region } the credential scope must name, as each service checks.
 // Returns { accessKeyId, service, region } of a request whose signature is right.
-export async function authenticate(request, secretOf, { now = new Date() } = {}) {
+export async function authenticate(request, secretOf, { service: expectedService, region: expectedRegion, now = new Date() } = {}) {
+  if (!expectedService || !expectedRegion) throw new Error('authenticate needs the expected service and region')
   const header = request.headers.authorization
   if (!header) throw new AuthFailure('MissingAuthenticationTokenException', 'Request is missing Authentication Token')
   const parsed = AUTHORIZATION.exec(header)
@@ -36,6 +38,24 @@ export async function authenticate(request, secretOf, { now = new Date() } = {})
   const known = secretOf(accessKeyId)
   if (!known) throw new AuthFailure('UnrecognizedClientException', 'The security token included in the request is invalid.')
   const signedHeaders = signedHeaderList.split(';')
+  // The scope names the service and region the request is for, and host must be signed.
+  if (service !== expectedService) {
+    throw new AuthFailure('InvalidSignatureException', `Credential should be scoped to correct service: '${expectedService}'.`)
+  }
+  if (region !== expectedRegion) {
+    throw new AuthFailure('InvalidSignatureException', 'Credential should be scoped to a valid region.')
+  }
+  if (!signedHeaders.includes('host')) {
+    throw new AuthFailure('IncompleteSignatureException', "'Host' must be a 'SignedHeader' in the AWS Authorization.")
+  }
+  // The payload hash is the body's, whatever a header says: a signed x-amz-content-sha256 must
+  // equal it, so a captured request cannot carry another body; these services take no
+  // UNSIGNED-PAYLOAD.
+  const bodyHash = createHash('sha256').update(request.body ?? Buffer.alloc(0)).digest('hex')
+  const claimed = request.headers['x-amz-content-sha256']
+  if (claimed !== undefined && claimed !== bodyHash) {
+    throw new AuthFailure('InvalidSignatureException', "The provided 'x-amz-content-sha256' header does not match what was computed.")
+  }
   const signingDate = parseAmzDate(request.headers['x-amz-date'])
   if (!signingDate || !signedHeaders.includes('x-amz-date') || shortDate !== request.headers['x-amz-date'].slice(0, 8)) {
     throw new AuthFailure('IncompleteSignatureException', 'The request must sign X-Amz-Date, within its credential scope')
