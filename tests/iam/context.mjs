@@ -150,18 +150,42 @@ function queriedKey(body, partitionKey, where) {
   if (!partitionKey) fail(`${where}: the partition key is unknown`)
   if (body.KeyConditionExpression !== undefined) {
     if (typeof body.KeyConditionExpression !== 'string') fail(`${where}: KeyConditionExpression`)
-    const conditions = splitTopLevel(body.KeyConditionExpression.replace(/\s+and\s+/gi, '\u0000'), '\u0000')
+    if (body.KeyConditions !== undefined) fail(`${where}: KeyConditions and KeyConditionExpression together`)
+    // DynamoDB's key condition grammar, read whole: `pk = :v`, optionally AND one sort-key
+    // condition (= < <= > >= :v, BETWEEN :a AND :b, begins_with(sk, :v)). Every condition must
+    // be read; one that cannot be is a denial, never skipped (a skipped one could name another
+    // tenant's partition that the store would still apply).
+    const text = body.KeyConditionExpression.trim()
+    const unread = text.replace(/\bbegins_with\s*\(\s*#?[A-Za-z0-9_]+\s*,\s*:[A-Za-z0-9_]+\s*\)/gi, '')
+    if (/[()]/.test(unread)) fail(`${where}: parentheses in the key condition are not read`)
+    const between = /\bbetween\s+(:[A-Za-z0-9_]+)\s+and\s+(:[A-Za-z0-9_]+)/gi
+    const conditions = text.replace(between, 'BETWEEN $1 \u0001 $2').split(/\s+and\s+/i)
+    if (conditions.length > 2) fail(`${where}: more than two key conditions`)
     const found = []
-    for (const condition of conditions) {
-      const equality = condition.trim().match(/^([#:]?[A-Za-z0-9_]+)\s*=\s*([#:]?[A-Za-z0-9_]+)$/)
-      if (!equality) continue
-      const [, left, right] = equality
-      const [name, value] = left.startsWith(':') ? [right, left] : [left, right]
-      if (!value.startsWith(':') || name.startsWith(':')) continue
-      if (resolveName(name, body.ExpressionAttributeNames, where) !== partitionKey) continue
-      const bound = body.ExpressionAttributeValues?.[value]
-      if (bound === undefined) fail(`${where}: ${value} has no ExpressionAttributeValues entry`)
-      found.push(scalar(bound, where))
+    for (const raw of conditions) {
+      const condition = raw.trim()
+      const equality = condition.match(/^([#:]?[A-Za-z0-9_]+)\s*=\s*([#:]?[A-Za-z0-9_]+)$/)
+      const comparison = condition.match(/^([#]?[A-Za-z0-9_]+)\s*(<=|>=|<|>|=)\s*(:[A-Za-z0-9_]+)$/)
+      const ranged = condition.match(/^([#]?[A-Za-z0-9_]+)\s+BETWEEN\s+(:[A-Za-z0-9_]+) \u0001 (:[A-Za-z0-9_]+)$/i)
+      const prefix = condition.match(/^begins_with\s*\(\s*([#]?[A-Za-z0-9_]+)\s*,\s*(:[A-Za-z0-9_]+)\s*\)$/i)
+      let name
+      let values
+      if (equality) {
+        const [, left, right] = equality
+        ;[name, values] = left.startsWith(':') ? [right, [left]] : [left, [right]]
+        if (name.startsWith(':') || !values[0].startsWith(':')) fail(`${where}: cannot read the key condition ${condition}`)
+      } else if (comparison) [name, values] = [comparison[1], [comparison[3]]]
+      else if (ranged) [name, values] = [ranged[1], [ranged[2], ranged[3]]]
+      else if (prefix) [name, values] = [prefix[1], [prefix[2]]]
+      else fail(`${where}: cannot read the key condition ${condition}`)
+      for (const value of values) {
+        if (body.ExpressionAttributeValues?.[value] === undefined) fail(`${where}: ${value} has no ExpressionAttributeValues entry`)
+      }
+      const attribute = resolveName(name, body.ExpressionAttributeNames, where)
+      if (attribute === partitionKey) {
+        if (!equality) fail(`${where}: ${partitionKey} may only be compared with =`)
+        found.push(scalar(body.ExpressionAttributeValues[values[0]], where))
+      }
     }
     if (found.length !== 1) fail(`${where}: the key condition does not fix ${partitionKey} exactly once`)
     return found[0]
