@@ -5,12 +5,20 @@
 //! | `GET /orgs/{org}`             | the organisation's record                                  |
 //! | `GET /orgs/{org}/members`     | its members, `limit` (1 to 100, default 25) at a time, `cursor` to go on |
 //!
-//! IAM already lets a tenant call only its own organisation's paths. Defence in depth: the
-//! handler takes the caller's `sub` from the request context's Cognito authentication provider
-//! and answers 403 unless that user's claim names the path's organisation, so a method whose IAM
-//! auth is someday removed by mistake still leaks nothing. Every answer is safe to cache under
-//! the keys the template declares (the organisation, `limit`, `cursor`): a query parameter
-//! outside them is refused, so it cannot change an answer the cache would serve to others.
+//! IAM lets a tenant call only its own organisation's paths, and for a cached GET it is the
+//! only check: API Gateway answers a cache hit without invoking this function, keyed by the
+//! path and the declared cache-key parameters, not by the caller (API Gateway developer guide,
+//! "Enable API caching"). On a miss the handler also takes the caller's `sub` from the request
+//! context's Cognito authentication provider and answers 403 unless that user's claim names the
+//! path's organisation; that check never sees a hit, so the template's rules keep every route
+//! `AWS_IAM` and cache GETs only. Every answer is safe to cache under the keys the template
+//! declares (the organisation, `limit`, `cursor`): a query parameter outside them is refused,
+//! and so is one given twice (API Gateway keeps the last value in the map the cache key is made
+//! from; reading another would let one request poison the entry), so nothing outside the key
+//! can change an answer the cache would serve to others.
+//!
+//! Every answer carries `Access-Control-Allow-Origin` for the one origin the stack admits
+//! (`ALLOWED_ORIGIN`): the web app calls the API from its own origin.
 
 use crate::ids::{OrgId, UserSub};
 use crate::store::{OrgStore, StoreError};
@@ -24,6 +32,37 @@ pub const DEFAULT_PAGE: i32 = 25;
 pub const MAX_PAGE: i32 = 100;
 /// What the identity pool puts before the user's sub in `cognitoAuthenticationProvider`.
 const SIGN_IN_MARKER: &str = ":CognitoSignIn:";
+
+/// The one origin whose pages may read the API's answers: `scheme://host[:port]`, never `*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedOrigin(String);
+
+#[derive(Debug, thiserror::Error)]
+#[error("ALLOWED_ORIGIN must be one origin (scheme://host[:port]), not {0:?}")]
+pub struct NotAnOrigin(String);
+
+impl AllowedOrigin {
+    /// `None` for an unset or empty value: no CORS header at all.
+    pub fn parse(value: Option<&str>) -> Result<Option<Self>, NotAnOrigin> {
+        let Some(text) = value.filter(|text| !text.is_empty()) else {
+            return Ok(None);
+        };
+        let host = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"));
+        let valid = host.is_some_and(|host| {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        });
+        if valid {
+            Ok(Some(Self(text.to_owned())))
+        } else {
+            Err(NotAnOrigin(text.to_owned()))
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -72,6 +111,7 @@ enum Route {
 pub async fn handle(
     request: Request,
     store: &OrgStore,
+    origin: Option<&AllowedOrigin>,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let (status, body) = match serve(&request, store).await {
         Ok(body) => (StatusCode::OK, body),
@@ -85,10 +125,15 @@ pub async fn handle(
             (status, json!({ "message": err.public_message() }))
         }
     };
-    Ok(Response::builder()
+    let mut response = Response::builder()
         .status(status)
-        .header("content-type", "application/json")
-        .body(Body::Text(body.to_string()))?)
+        .header("content-type", "application/json");
+    if let Some(AllowedOrigin(origin)) = origin {
+        response = response
+            .header("access-control-allow-origin", origin)
+            .header("vary", "origin");
+    }
+    Ok(response.body(Body::Text(body.to_string()))?)
 }
 
 async fn serve(request: &Request, store: &OrgStore) -> Result<Value, ApiError> {
@@ -111,6 +156,14 @@ async fn serve(request: &Request, store: &OrgStore) -> Result<Value, ApiError> {
     };
     if query.iter().any(|(name, _)| !allowed.contains(&name)) {
         return Err(ApiError::BadRequest("unknown query parameter"));
+    }
+    if allowed
+        .iter()
+        .any(|name| query.all(name).is_some_and(|values| values.len() > 1))
+    {
+        return Err(ApiError::BadRequest(
+            "a query parameter is given more than once",
+        ));
     }
     let caller = context
         .identity

@@ -133,7 +133,7 @@ fn members_request(query: Value) -> Request {
 }
 
 async fn call(request: Request, store: &OrgStore) -> (u16, Value) {
-    let response = handle(request, store).await.unwrap();
+    let response = handle(request, store, None).await.unwrap();
     assert_eq!(response.headers()["content-type"], "application/json");
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str(text).unwrap(),
@@ -357,4 +357,71 @@ async fn a_failing_table_is_a_generic_error() {
     );
     let (status, body) = call(request(&[]), &store).await;
     assert_eq!((status, body), (500, json!({"message": "Internal error"})));
+}
+
+#[tokio::test]
+async fn a_repeated_query_parameter_is_a_bad_request() {
+    let claim = claim_of(Some(OWN));
+    // As API Gateway sends it: the last value in the single map, every value in the other.
+    let repeated = request(&[
+        ("/resource", json!("/orgs/{org}/members")),
+        ("/requestContext/resourcePath", json!("/orgs/{org}/members")),
+        ("/path", json!(format!("/orgs/{OWN}/members"))),
+        ("/queryStringParameters", json!({ "limit": "2" })),
+        (
+            "/multiValueQueryStringParameters",
+            json!({ "limit": ["1", "2"] }),
+        ),
+    ]);
+    let (status, body) = call(repeated, &store(&[&claim])).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["message"], "a query parameter is given more than once");
+}
+
+#[tokio::test]
+async fn every_answer_names_the_allowed_origin() {
+    let origin = AllowedOrigin::parse(Some("https://app.example.com"))
+        .unwrap()
+        .unwrap();
+    let claim = claim_of(Some(OWN));
+    let record = organisation_record(true);
+    for request in [request(&[]), members_request(json!({ "limit": "0" }))] {
+        let response = handle(request, &store(&[&claim, &record]), Some(&origin))
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "https://app.example.com"
+        );
+        assert_eq!(response.headers()["vary"], "origin");
+    }
+    let response = handle(request(&[]), &store(&[&claim, &record]), None)
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[test]
+fn the_allowed_origin_is_one_origin() {
+    assert_eq!(AllowedOrigin::parse(None).unwrap(), None);
+    assert_eq!(AllowedOrigin::parse(Some("")).unwrap(), None);
+    assert!(
+        AllowedOrigin::parse(Some("http://127.0.0.1:5173"))
+            .unwrap()
+            .is_some()
+    );
+    for bad in [
+        "*",
+        "https://*.example.com",
+        "https://app.example.com/path",
+        "app.example.com",
+        "https://",
+    ] {
+        assert!(AllowedOrigin::parse(Some(bad)).is_err(), "{bad}");
+    }
 }

@@ -11,5 +11,10 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env();
     let sdk = config::sdk_config().await;
     let store = OrgStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name);
-    run(service_fn(|request| api::handle(request, &store))).await
+    // A malformed origin stops the function at init, before it serves anything.
+    let origin = api::AllowedOrigin::parse(std::env::var("ALLOWED_ORIGIN").ok().as_deref())?;
+    run(service_fn(|request| {
+        api::handle(request, &store, origin.as_ref())
+    }))
+    .await
 }
