@@ -241,7 +241,6 @@ fn the_templates_alarms_watch_metrics_the_function_emits() {
         Outcome::Deferred.metric_name(),
         Outcome::Refused.metric_name(),
         Outcome::Rejected.metric_name(),
-        Outcome::Unverified.metric_name(),
         FOREIGN_ORGANISATION,
         DURATION,
         "AWS/Lambda Errors",

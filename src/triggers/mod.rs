@@ -63,9 +63,7 @@ pub enum Outcome {
     Verified,
     /// The token carries the recorded organisation; the attribute was missing or differed.
     Repaired,
-    /// The table could not be read in time; the token carries the attribute.
-    Unverified,
-    /// No organisation could be established: no token.
+    /// No organisation could be confirmed or recorded: no token.
     Refused,
     /// The event was malformed: nothing written.
     Rejected,
@@ -74,14 +72,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 9] = [
         Self::Minted,
         Self::Reused,
         Self::AlreadySet,
         Self::Deferred,
         Self::Verified,
         Self::Repaired,
-        Self::Unverified,
         Self::Refused,
         Self::Rejected,
         Self::Skipped,
@@ -96,7 +93,6 @@ impl Outcome {
             Self::Deferred => "deferred",
             Self::Verified => "verified",
             Self::Repaired => "repaired",
-            Self::Unverified => "unverified",
             Self::Refused => "refused",
             Self::Rejected => "rejected",
             Self::Skipped => "skipped",
@@ -112,7 +108,6 @@ impl Outcome {
             Self::Deferred => "Deferred",
             Self::Verified => "Verified",
             Self::Repaired => "Repaired",
-            Self::Unverified => "Unverified",
             Self::Refused => "Refused",
             Self::Rejected => "Rejected",
             Self::Skipped => "Skipped",

@@ -9,11 +9,12 @@
 //! | a claim equal to the attribute       | the attribute     | nothing (one consistent read)         | `verified`   |
 //! | a claim, attribute differs or absent | the claim's org   | attribute repaired; differing: `WARN` | `repaired`   |
 //! | no claim                             | a new org         | provisioned as on sign-up             | `minted`     |
-//! | unreadable in time, attribute set    | the attribute     | nothing                               | `unverified` |
-//! | unreadable, or no claim and no org could be recorded, and no attribute to fall back on | no token: a generic error | | `refused` |
+//! | unreadable in time, or no claim and no org could be recorded | no token: a generic error | | `refused` |
 //!
-//! An attribute with no claim behind it is never used, even when the table is down for
-//! writes: it may have been written by someone other than this function.
+//! The token never names an organisation the table has not confirmed. An attribute is never
+//! used on its own, not even when the table cannot be read: it may have been written by
+//! someone other than this function (an import, an administrator), and the browser's own
+//! reads need the table anyway, so a token issued without it buys nothing but the risk.
 //! Only `claimsOverrideDetails.claimsToAddOrOverride` is touched (custom attributes are not
 //! among the claims Cognito refuses to override: developer guide, "Pre token generation
 //! Lambda trigger"). Where Cognito sent no `claimsOverrideDetails`, the new one copies the
@@ -51,8 +52,8 @@ pub async fn handle(
             Ok(Err(err)) => return refused(user, &err.to_string()),
             Err(_) => return refused(user, "recording an organisation took too long"),
         },
-        Ok(Err(err)) => return unverified(payload, user, &err.to_string()),
-        Err(_) => return unverified(payload, user, "reading the claim took too long"),
+        Ok(Err(err)) => return refused(user, &err.to_string()),
+        Err(_) => return refused(user, "reading the claim took too long"),
     };
 
     let mut report = report(outcome);
@@ -82,19 +83,6 @@ pub async fn handle(
 
 fn report(outcome: Outcome) -> Report {
     Report::new(TriggerKind::TokenGeneration, outcome)
-}
-
-/// The table could not be read in time: sign-in of a provisioned user must not depend on it.
-fn unverified(payload: Value, user: &User, reason: &str) -> (Result<Value, TriggerError>, Report) {
-    match user.org_attribute.as_deref().and_then(OrgId::parse) {
-        Some(org) => {
-            let outcome = Outcome::Unverified;
-            warn!(outcome = outcome.as_str(), sub = %user.sub, org_id = %org, error = reason,
-                  "claim unreadable; the token carries the attribute");
-            (Ok(payload), report(outcome))
-        }
-        None => refused(user, reason),
-    }
 }
 
 fn refused(user: &User, reason: &str) -> (Result<Value, TriggerError>, Report) {
