@@ -19,8 +19,8 @@ pub struct Settings {
     pub metrics_namespace: String,
     /// `CONNECT_AT_INIT` (default on; `false` or `0` turns it off): open the table's
     /// connection during init, where Lambda gives the function a whole CPU, rather than in the
-    /// first sign-up, which runs inside Cognito's 5 s on a fraction of one (README,
-    /// "Start-up and cost"). Off only to measure what it saves (`make bench`).
+    /// first sign-up, which runs inside Cognito's 5 s on a fraction of one
+    /// (docs/benchmarks.md, the levers). Off only to measure what it saves (`make bench`).
     pub connect_at_init: bool,
 }
 
@@ -45,6 +45,19 @@ impl Settings {
             ),
         }
     }
+}
+
+/// Whether Lambda's log-level filter drops the metrics line at this `AWS_LAMBDA_LOG_LEVEL`
+/// (Lambda sets it from the function's `ApplicationLogLevel`). Lambda counts a JSON line with
+/// no `level`, as the EMF line is, as INFO, and drops lines below the level set (Lambda
+/// developer guide, "Log-level filtering"): from WARN up, every alarm would stay green. The
+/// template's rules forbid such a level; this is the last word for a stack that sets it anyway.
+pub fn log_level_drops_metrics(level: Option<&str>) -> bool {
+    level.is_some_and(|level| {
+        ["WARN", "ERROR", "FATAL"]
+            .iter()
+            .any(|dropping| level.trim().eq_ignore_ascii_case(dropping))
+    })
 }
 
 /// The time budget, stated once. Cognito waits 5 s for a trigger and cannot be told otherwise.
@@ -130,6 +143,21 @@ mod tests {
         assert_eq!(settings.table_name, "prod-tenants");
         assert_eq!(settings.org_attribute, "custom:tenant");
         assert_eq!(settings.metrics_namespace, "TenantProvisioning/prod");
+    }
+
+    #[test]
+    fn log_levels_above_info_drop_the_metrics() {
+        for (level, drops) in [
+            (None, false),
+            (Some("TRACE"), false),
+            (Some("debug"), false),
+            (Some("INFO"), false),
+            (Some("WARN"), true),
+            (Some("error"), true),
+            (Some(" FATAL "), true),
+        ] {
+            assert_eq!(log_level_drops_metrics(level), drops, "{level:?}");
+        }
     }
 
     #[test]

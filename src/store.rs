@@ -34,6 +34,10 @@ const MEMBER_PREFIX: &str = "MEMBER#";
 const CLAIM_POSITION: usize = 2;
 /// BatchGetItem's own limit.
 const BATCH_GET_LIMIT: usize = 100;
+/// After the SDK's own attempts, how often a transaction that met its own in-flight attempt
+/// (`TransactionInProgressException`) is sent again, and the first pause before that.
+const IN_PROGRESS_RETRIES: u32 = 3;
+const IN_PROGRESS_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn org_partition(org: OrgId) -> String {
     format!("ORG#{org}")
@@ -170,13 +174,33 @@ impl OrgStore {
             self.put_new(claim, Some(ReturnValuesOnConditionCheckFailure::AllOld))?,
         ];
 
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(new.org.to_string())
-            .send()
-            .await;
+        let mut pause = IN_PROGRESS_BACKOFF;
+        let mut retries_left = IN_PROGRESS_RETRIES;
+        let result = loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(new.org.to_string())
+                .send()
+                .await;
+            // A retry with the same token met the attempt still in flight: that attempt may
+            // yet commit, so a read now could find no claim and refuse the user. Wait for it
+            // and send the same transaction again (idempotent by its token); the handler's
+            // deadline bounds the whole.
+            let in_progress = matches!(
+                result.as_ref().map_err(|err| err.as_service_error()),
+                Err(Some(
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                ))
+            );
+            if !in_progress || retries_left == 0 {
+                break result;
+            }
+            retries_left -= 1;
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        };
         let err = match result {
             Ok(_) => return Ok(Recorded::Created),
             Err(err) => err,
@@ -231,9 +255,12 @@ impl OrgStore {
         &self,
         subs: &[UserSub],
     ) -> Result<HashMap<UserSub, Result<OrgId, StoreError>>, StoreError> {
-        let keys: Vec<_> = subs
-            .iter()
-            .map(|sub| key(&claim_partition(*sub), CLAIM_SORT_KEY))
+        // BatchGetItem refuses a request that names one key twice (ValidationException), and
+        // one user may own several organisations.
+        let unique: HashSet<UserSub> = subs.iter().copied().collect();
+        let keys: Vec<_> = unique
+            .into_iter()
+            .map(|sub| key(&claim_partition(sub), CLAIM_SORT_KEY))
             .collect();
         let items = self.batch_get(keys).await?;
         let mut claims = HashMap::new();

@@ -30,6 +30,8 @@ fn anomaly(n: usize) -> Option<&'static str> {
     }
 }
 const ORPHANS: usize = 10;
+/// A user with nothing wrong who also created a second organisation.
+const SECOND_ORG_OWNER: usize = 200;
 
 struct Seeded {
     pool: Pool,
@@ -107,6 +109,12 @@ async fn seed(aws: &LocalAws) -> Seeded {
         }
         subs.push(sub);
     }
+    // A user who created a second organisation: the claim names only the first. The audit
+    // reads each creator's claim once (BatchGetItem refuses a key named twice).
+    let second = &subs[SECOND_ORG_OWNER];
+    assert_eq!(anomaly(SECOND_ORG_OWNER), None);
+    items.push(organisation(&Uuid::new_v4().to_string(), second));
+    expected.insert(("organisation_without_owner".to_owned(), second.clone()));
     // Organisations whose creator has no claim naming them (a deleted user, say).
     for _ in 0..ORPHANS {
         let (org, owner) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
@@ -331,7 +339,8 @@ async fn the_audit_finds_every_anomaly_resumes_and_repairs() {
     assert_eq!(counts(&after.report)["corrupt_claim"].0, corrupt);
     assert_eq!(
         counts(&after.report)["organisation_without_owner"].0,
-        ORPHANS as u64 + corrupt
+        ORPHANS as u64 + corrupt + 1,
+        "the orphans, the corrupt claimants' and the second organisation"
     );
     // Every repaired user: one claim, its organisation and membership, the attribute naming it.
     for (n, sub) in seeded.subs.iter().enumerate() {

@@ -28,6 +28,7 @@ const OWN_ORG: &str = "0b6f3a52-8c1d-4e2f-9a3b-4c5d6e7f8a9b";
 const OTHER_ORG: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
 const THROTTLED: &str =
     r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}"#;
+const IN_PROGRESS: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionInProgressException","message":"in progress"}"#;
 
 /// How the mocked TransactWriteItems answers.
 #[derive(Clone, Copy)]
@@ -39,6 +40,9 @@ enum Transaction {
     Throttled,
     /// Commits, but every answer is lost (HTTP 500): the SDK tries again, then gives up.
     AnswerLost,
+    /// Meets its own attempt still in flight (`TransactionInProgressException`) this many
+    /// times, then commits.
+    InProgress(usize),
 }
 
 /// How the mocked AdminUpdateUserAttributes answers.
@@ -116,6 +120,12 @@ impl Aws {
                 .sequence()
                 .http_status(500, None)
                 .times(3)
+                .build(),
+            Transaction::InProgress(times) => mock!(DynamoClient::transact_write_items)
+                .sequence()
+                .http_status(400, Some(IN_PROGRESS.into()))
+                .times(times)
+                .output(|| TransactWriteItemsOutput::builder().build())
                 .build(),
         };
         let update_rule = match update {
@@ -578,6 +588,32 @@ async fn a_malformed_event_is_rejected_before_any_call_with_a_generic_message() 
         log.field("error")[0].contains("`userPoolId` is missing"),
         "the log has it"
     );
+}
+
+#[tokio::test]
+async fn a_transaction_meeting_its_own_attempt_in_flight_is_sent_again_not_read() {
+    // The SDK's three attempts, then one more of the store's own: the fifth commits.
+    let aws = Aws::new(
+        ClaimRead::Absent,
+        Transaction::InProgress(4),
+        AttributeUpdate::Succeeds,
+    );
+
+    let (answer, log) = aws.invoke(fixtures::sign_up(None)).await;
+
+    assert_eq!(answer.unwrap(), fixtures::sign_up(None));
+    assert_eq!(
+        aws.calls(),
+        calls(0, 5, 1),
+        "no read while the attempt may still commit"
+    );
+    let minted = aws.transacted();
+    assert!(
+        minted.iter().all(|org| *org == minted[0]),
+        "one attempt, sent again with its own token: {minted:?}"
+    );
+    assert_eq!(aws.updated(), [minted[0].clone()]);
+    assert_eq!(log.outcomes(), ["minted"]);
 }
 
 #[tokio::test]
