@@ -1,83 +1,252 @@
 #!/usr/bin/env python3
-"""`make deploy`: deploys the built stack with the architecture of the binary actually built.
+"""`make deploy`: deploys the built stack, then sets and checks what CloudFormation cannot.
 
   deploy.py --template .aws-sam/build/template.yaml --config samconfig.toml \
             --bootstrap BOOTSTRAP... --arch x86_64 [--glibc 2.34]
 
-- The binaries are checked first (lambda_artifact.check): their CPU must be --arch and their
-  glibc no newer than Lambda's, or nothing is deployed.
-- The built template's `Architecture` parameter is pinned to that one value, so that no answer
-  at a prompt, and no saved answer, can deploy an x86_64 binary as arm64 or the reverse:
-  CloudFormation refuses a value outside AllowedValues before it changes anything.
-- No saved configuration: `sam deploy --guided`, which saves the answers in --config.
-  A saved one: `sam deploy` with its answers, and `Architecture` replaced by the binary's.
-  The user's own profile and region apply; nothing here sets them.
+1. The binaries are checked (lambda_artifact.check): their CPU must be --arch and their glibc
+   no newer than Lambda's, or nothing is deployed. The built template's `Architecture` is
+   pinned to that one value, so that no answer at a prompt, and no saved answer, can deploy an
+   x86_64 binary as arm64 or the reverse (CloudFormation refuses a value outside AllowedValues).
+2. A stack is created with deletion protection off, then protected by a second deploy. The
+   table and the pool are `RetainExceptOnCreate`: a failed create deletes them, which deletion
+   protection would refuse, leaving the stack stuck in a failed rollback (docs/deploy.md).
+   - No saved configuration: `sam deploy --guided` with `DeletionProtection` pinned to false;
+     the answers are saved in --config, with DeletionProtection=true, and deployed again.
+   - A saved configuration whose stack does not exist yet (or is what a failed create left):
+     deployed with DeletionProtection=false, then with the saved value.
+   - Otherwise one `sam deploy` with the saved answers (`Architecture` replaced).
+   An existing stack whose table has no fixed name is refused: adding the name would replace
+   the table with an empty one.
+3. After the last deploy, from the stack's outputs: cache-control authorisation on each cached
+   method (UpdateStage; CloudFormation cannot set it), then read-only checks of the stage's
+   method settings and of the table's and the pool's deletion protection. A mismatch fails.
+
+The user's own profile and region apply (as saved by the guided deploy); nothing else sets them.
 """
 
 import argparse
 import os
 import shlex
+import subprocess
 import sys
 
 import tomlkit
+from botocore.exceptions import BotoCoreError, ClientError
+from lambda_artifact import ArtifactError, check
 from samcli.yamlhelper import yaml_dump, yaml_parse
 
-from lambda_artifact import ArtifactError, check
-
-PARAMETER = "Architecture"
+ARCHITECTURE = "Architecture"
+PROTECTION = "DeletionProtection"
 CONFIG_ENV = "default"
+# What a failed create leaves behind: the stack exists but nothing in it does.
+NOT_CREATED = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"}
+CACHE_CONTROL = {
+    "caching/requireAuthorizationForCacheControl": "true",
+    "caching/unauthorizedCacheControlHeaderStrategy": "FAIL_WITH_403",
+}
 
 
 class DeployError(Exception):
     pass
 
 
-def pin_architecture(template_path, arch):
+# ---------------------------------------------------------------- the template and the config
+def pin(template_path, name, values):
+    """Restricts a parameter of the built template to `values` (the first is its default)."""
     with open(template_path, encoding="utf-8") as stream:
         template = yaml_parse(stream.read())
-    parameter = template.get("Parameters", {}).get(PARAMETER)
+    parameter = template.get("Parameters", {}).get(name)
     if parameter is None:
-        raise DeployError(f"{template_path} has no {PARAMETER} parameter")
-    parameter["AllowedValues"] = [arch]
-    parameter["Default"] = arch
+        raise DeployError(f"{template_path} has no {name} parameter")
+    parameter["AllowedValues"] = list(values)
+    parameter["Default"] = values[0]
     with open(template_path, "w", encoding="utf-8") as stream:
         stream.write(yaml_dump(template))
 
 
-def saved_overrides(config_path):
-    """The parameter answers saved in samconfig.toml, as {name: value}, in order."""
-    with open(config_path, encoding="utf-8") as stream:
-        config = tomlkit.parse(stream.read())
-    saved = config.get(CONFIG_ENV, {}).get("deploy", {}).get("parameters", {})
-    raw = saved.get("parameter_overrides", [])
-    pairs = shlex.split(raw) if isinstance(raw, str) else [str(item) for item in raw]
-    overrides = {}
-    for pair in pairs:
-        name, equals, value = pair.partition("=")
-        if not equals or not name:
-            raise DeployError(f"{config_path}: cannot read the saved parameter {pair!r}")
+class Config:
+    """samconfig.toml's deploy answers: the stack, the account's settings, the parameters."""
+
+    def __init__(self, path):
+        self.path = path
+        with open(path, encoding="utf-8") as stream:
+            self.document = tomlkit.parse(stream.read())
+
+    def section(self, command):
+        return self.document.get(CONFIG_ENV, {}).get(command, {}).get("parameters", {})
+
+    def setting(self, name):
+        return self.section("deploy").get(name) or self.section("global").get(name)
+
+    def overrides(self):
+        """The saved parameter answers, as {name: value}, in order."""
+        raw = self.section("deploy").get("parameter_overrides", [])
+        pairs = shlex.split(raw) if isinstance(raw, str) else [str(item) for item in raw]
+        overrides = {}
+        for pair in pairs:
+            name, equals, value = pair.partition("=")
+            if not equals or not name:
+                raise DeployError(f"{self.path}: cannot read the saved parameter {pair!r}")
+            overrides[name] = value
+        return overrides
+
+    def save_override(self, name, value):
+        overrides = self.overrides()
         overrides[name] = value
-    return overrides
+        parameters = self.document[CONFIG_ENV]["deploy"]["parameters"]
+        arguments = override_arguments(overrides)
+        raw = parameters.get("parameter_overrides")
+        parameters["parameter_overrides"] = arguments if isinstance(raw, list) else " ".join(arguments)
+        with open(self.path, "w", encoding="utf-8") as stream:
+            stream.write(tomlkit.dumps(self.document))
 
 
 def override_arguments(overrides):
-    arguments = []
-    for name, value in overrides.items():
-        if any(character.isspace() or character in "\"'" for character in value):
-            raise DeployError(f"the value of {name} has a space or a quote; set it in the config")
-        arguments.append(f"{name}={value}")
-    return arguments
+    """Name="value" pairs as SAM reads them: a value may hold spaces and quotes."""
+    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in overrides.values())
+    return [f'{name}="{value}"' for name, value in zip(overrides, quoted, strict=True)]
 
 
-def sam_command(template, config, arch):
+def sam_deploy(template, config, overrides, guided=False):
     command = ["sam", "deploy", "--template", template, "--config-file", config]
-    if os.path.exists(config):
-        overrides = saved_overrides(config)
-        overrides[PARAMETER] = arch
+    # A deploy that changes nothing still goes on to the settings and checks below.
+    command.append("--guided" if guided else "--no-fail-on-empty-changeset")
+    command += ["--parameter-overrides", *override_arguments(overrides)]
+    print("+ " + shlex.join(command), flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise DeployError("sam deploy failed")
+
+
+# ---------------------------------------------------------------- the account
+def session(config):
+    import boto3
+
+    return boto3.Session(profile_name=config.setting("profile"), region_name=config.setting("region"))
+
+
+def stack_of(aws, name):
+    """The stack's description, or None where it does not exist."""
+    try:
+        return aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as err:
+        if "does not exist" in str(err):
+            return None
+        raise
+
+
+def outputs_of(stack):
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def refuse_table_replacement(stack_name, stack):
+    """A stack made before the table had a fixed name would have it replaced, empty."""
+    table = outputs_of(stack).get("TableName")
+    if table and table != f"{stack_name}-tenants":
+        raise DeployError(
+            f"the stack's table {table} has no fixed name; this template names it "
+            f"{stack_name}-tenants, and CloudFormation would replace the table with an empty one "
+            "(docs/deploy.md, 'A replaced table')"
+        )
+
+
+def method_key(route, method="GET"):
+    """A method-settings key: the path with "/" written "~1", then the method."""
+    return route.replace("/", "~1") + "/" + method
+
+
+def settle(aws, outputs, protected):
+    """Sets cache-control authorisation, then reads back what the stack must be. Returns the
+    lines of the report, each 'ok: ...' or 'FAILED: ...'."""
+    report = []
+
+    def expect(what, actual, wanted):
+        report.append(
+            f"{'ok' if actual == wanted else 'FAILED'}: {what} is {actual!r}"
+            + ("" if actual == wanted else f", not {wanted!r}")
+        )
+
+    routes = outputs.get("CachedRoutes", "").split()
+    api, stage = outputs["TenantApiId"], outputs["TenantApiStage"]
+    gateway = aws.client("apigateway")
+    if routes:
+        gateway.update_stage(
+            restApiId=api,
+            stageName=stage,
+            patchOperations=[
+                {"op": "replace", "path": f"/{method_key(route)}/{setting}", "value": value}
+                for route in routes
+                for setting, value in CACHE_CONTROL.items()
+            ],
+        )
+    settings = gateway.get_stage(restApiId=api, stageName=stage).get("methodSettings", {})
+    for route in routes:
+        method = settings.get(method_key(route), {})
+        expect(f"caching of GET {route}", method.get("cachingEnabled"), True)
+        expect(f"encryption of GET {route}'s cache", method.get("cacheDataEncrypted"), True)
+        expect(
+            f"cache-control authorisation of GET {route}",
+            method.get("requireAuthorizationForCacheControl"),
+            True,
+        )
+        expect(
+            f"unauthorised cache control of GET {route}",
+            method.get("unauthorizedCacheControlHeaderStrategy"),
+            "FAIL_WITH_403",
+        )
+
+    table = aws.client("dynamodb").describe_table(TableName=outputs["TableName"])["Table"]
+    expect("the table's deletion protection", table.get("DeletionProtectionEnabled", False), protected)
+    pool = aws.client("cognito-idp").describe_user_pool(UserPoolId=outputs["UserPoolId"])["UserPool"]
+    expect(
+        "the user pool's deletion protection",
+        pool.get("DeletionProtection", "INACTIVE"),
+        "ACTIVE" if protected else "INACTIVE",
+    )
+    return report
+
+
+# ---------------------------------------------------------------- the deploy
+def deploy(template, config_path, arch):
+    if not os.path.exists(config_path):
+        print(
+            "First deploy: the stack is created with deletion protection off, so that a failed "
+            "create can roll back, then deployed again with it on.",
+            flush=True,
+        )
+        pin(template, PROTECTION, ["false"])
+        sam_deploy(template, config_path, {ARCHITECTURE: arch, PROTECTION: "false"}, guided=True)
+        pin(template, PROTECTION, ["true", "false"])
+        config = Config(config_path)
+        config.save_override(PROTECTION, "true")
+        print(
+            f"{config_path}: DeletionProtection=true saved; set it to false there for a throwaway stack.",
+            flush=True,
+        )
+        overrides = {**config.overrides(), ARCHITECTURE: arch}
+        sam_deploy(template, config_path, overrides)
     else:
-        command.append("--guided")
-        overrides = {PARAMETER: arch}
-    return command + ["--parameter-overrides", *override_arguments(overrides)]
+        config = Config(config_path)
+        overrides = {**config.overrides(), ARCHITECTURE: arch}
+        stack_name = config.setting("stack_name")
+        if not stack_name:
+            raise DeployError(f"{config_path} names no stack_name")
+        stack = stack_of(session(config), stack_name)
+        if stack is None or stack["StackStatus"] in NOT_CREATED:
+            sam_deploy(template, config_path, {**overrides, PROTECTION: "false"})
+        else:
+            refuse_table_replacement(stack_name, stack)
+        sam_deploy(template, config_path, overrides)
+
+    aws = session(config)
+    stack = stack_of(aws, config.setting("stack_name"))
+    if stack is None:
+        raise DeployError("the stack is not there after the deploy")
+    protected = {**config.overrides(), ARCHITECTURE: arch}.get(PROTECTION, "true") == "true"
+    report = settle(aws, outputs_of(stack), protected)
+    print("\n".join(report), flush=True)
+    if any(line.startswith("FAILED") for line in report):
+        raise DeployError("the deployed stack is not as the template and deploy mean it")
 
 
 def main():
@@ -91,13 +260,12 @@ def main():
     try:
         for bootstrap in args.bootstrap:
             check(bootstrap, args.arch, args.glibc)
-        pin_architecture(args.template, args.arch)
-        command = sam_command(args.template, os.path.abspath(args.config), args.arch)
-    except (ArtifactError, DeployError, OSError) as err:
+        pin(args.template, ARCHITECTURE, [args.arch])
+        deploy(args.template, os.path.abspath(args.config), args.arch)
+    except (ArtifactError, DeployError, OSError, BotoCoreError, ClientError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print("+ " + shlex.join(command), flush=True)
-    os.execvp(command[0], command)
+    return 0
 
 
 if __name__ == "__main__":

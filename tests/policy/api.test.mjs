@@ -39,7 +39,10 @@ for (const [name, request] of [
   ['DELETE', invoke(`/orgs/${OWN}/members`, { method: 'DELETE' })],
   ['another API', invoke(`/orgs/${OWN}`, { api: API.replace(API_ID, 'zzzzzzzzzz') })],
   ['the list of every organisation', invoke('/orgs')],
-  ['invalidating the cache of its own organisation', { action: 'execute-api:InvalidateCache', resource: `${API}/v1/GET/orgs/${OWN}` }],
+  [
+    'invalidating the cache of its own organisation',
+    { action: 'execute-api:InvalidateCache', resource: `${API}/v1/GET/orgs/${OWN}` },
+  ],
 ]) {
   test(`tenant may not: ${name}`, () => expect(false, { org: OWN, ...request }))
 }
@@ -70,7 +73,9 @@ for (const [path, methods] of Object.entries(apis[0]?.Properties.Body.paths ?? {
       const integration = operation['x-amazon-apigateway-integration']
       assert.equal(integration.credentials, undefined, "the function is not invoked with the caller's credentials")
       const inPath = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => `method.request.path.${m[1]}`)
-      const declared = (operation.parameters ?? []).map((p) => `method.request.${p.in === 'query' ? 'querystring' : p.in}.${p.name}`)
+      const declared = (operation.parameters ?? []).map(
+        (p) => `method.request.${p.in === 'query' ? 'querystring' : p.in}.${p.name}`,
+      )
       const keys = integration.cacheKeyParameters ?? []
       for (const parameter of new Set([...inPath, ...declared])) {
         assert.ok(keys.includes(parameter), `${parameter} is not a cache key of ${method} ${path}: ${keys}`)
@@ -81,9 +86,19 @@ for (const [path, methods] of Object.entries(apis[0]?.Properties.Body.paths ?? {
 const stages = resources.filter((r) => r.Type === 'AWS::ApiGateway::Stage')
 // With the parameter defaults (ApiCacheTtlSeconds 60): the cluster on, and every GET cached,
 // encrypted; no other method is.
-test('the stage caches GETs, encrypted, and a cluster exists only while it caches', () => {
+// Each GET by its own method-settings key (its path with "/" as "~1"): the one form
+// CloudFormation documents besides "*" on "/*".
+test('the stage caches every GET by its own key, encrypted, and a cluster exists only while it caches', () => {
   const [stage] = stages
   assert.deepEqual(stage.Properties.CacheClusterEnabled, { 'Fn::If': ['Caching', true, false] })
-  assert.deepEqual(stage.Properties.MethodSettings.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]), [['/*', 'GET', true]])
-  assert.deepEqual(stage.Properties.MethodSettings[0].CachingEnabled, { 'Fn::If': ['Caching', true, false] })
+  const gets = Object.entries(apis[0].Properties.Body.paths)
+    .filter(([, methods]) => 'get' in methods)
+    .map(([path]) => [path.replaceAll('/', '~1').replace(/^~1/, '/'), 'GET', true])
+  assert.deepEqual(
+    stage.Properties.MethodSettings.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]).sort(),
+    gets.sort(),
+  )
+  for (const setting of stage.Properties.MethodSettings) {
+    assert.deepEqual(setting.CachingEnabled, { 'Fn::If': ['Caching', true, false] })
+  }
 })

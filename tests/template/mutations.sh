@@ -44,6 +44,7 @@ mutations=(
   'the CORS preflight authorised by IAM|/AddDefaultAuthorizerToCorsPreflight: false/d'
   'any origin admitted|s/AllowOrigin: !Sub "'"'"'${AllowedOrigin}'"'"'"/AllowOrigin: "'"'"'*'"'"'"/'
   'caching enabled on every method|s/          HttpMethod: GET$/          HttpMethod: "*"/'
+  'a cached GET keyed by the undocumented wildcard|0,/ResourcePath: "\/~1orgs~1{org}"$/s//ResourcePath: "\/*"/'
   'the table without a fixed name|/TableName: !Sub ${AWS::StackName}-tenants/d'
   'a log level that drops the metrics|0,/        LogFormat: JSON$/s//        LogFormat: JSON\n        ApplicationLogLevel: WARN/'
   'guest identities admitted|s/AllowUnauthenticatedIdentities: false/AllowUnauthenticatedIdentities: true/'
