@@ -1,6 +1,9 @@
 # make demo      the sign-up flow, the live data path and the web app, on local stand-ins for AWS
 # make up        the local stack and the web app, kept running on 127.0.0.1 until Ctrl-C
-# make test      every check: format, lint, unit tests, integration tests, the template's proofs
+# make test      every check: format, lint, unit tests, integration tests, the template's proofs;
+#                prints how long each part took, and names the part that failed
+# make check     the fast loop while coding: format, lint (Rust, Python, JS/TS), unit tests, the
+#                template's rules and policy cases; no local stack
 # make invoke    send each sample event in events/ to the function
 # make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
 # make bench     start-up and cost against floors and peers (bench/), sign-up latency, a 1,000-user
@@ -41,7 +44,7 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
   --bin $(FUNCTION) --bin $(API_FUNCTION)
 
 .DELETE_ON_ERROR:
-.PHONY: all tools build test lint unit local-stack-checks integration live deploy-checks template-checks \
+.PHONY: all tools build test check style rules policy lint unit local-stack-checks integration live deploy-checks template-checks \
         template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors bench-checks fuzz deploy clean
 all: test
 
@@ -115,6 +118,23 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets --quiet -- -D warnings
 
+# Every shipped Python and JS/TS file: ruff (ruff.toml) and Biome (biome.json), lint and format.
+style: .venv/.installed node_modules/.installed
+	ruff check --quiet
+	ruff format --check --quiet
+	biome check --log-level=error
+
+# The template's rules on their own cases and on the template; the roles' policies by the
+# simulator. Both offline and fast: the loop's share of template-checks.
+rules: .local/bin/cfn-guard
+	CHECKS=rules tests/template/check.sh $(TEMPLATE)
+
+policy: .venv/.installed node_modules/.installed
+	CHECKS=policy tests/template/check.sh $(TEMPLATE)
+
+check: lint style unit rules policy local-stack-checks
+	@echo "make check: passed (make test runs everything, the local stack included)"
+
 unit:
 	cargo test
 
@@ -157,7 +177,20 @@ sam-build: tools build
 bench-checks: .venv/.installed
 	python3 -m unittest discover --start-directory bench --pattern 'test_*.py' --verbose
 
-test: lint unit local-stack-checks integration live deploy-checks bench-checks template-checks template-mutations sam-build
+# Each part in turn, timed; a failure names its part. The parts are make targets of their own.
+TEST_PARTS := lint style unit local-stack-checks integration live deploy-checks bench-checks \
+              template-checks template-mutations sam-build
+test:
+	@times=(); \
+	for part in $(TEST_PARTS); do \
+	  begin=$$(date +%s); \
+	  echo "==== make $$part"; \
+	  if ! $(MAKE) --no-print-directory $$part; then \
+	    printf '  %s\n' "$${times[@]}"; echo "make test: FAILED in '$$part' (make $$part runs it alone)"; exit 1; \
+	  fi; \
+	  times+=("$$(printf '%-20s %5d s' $$part $$(($$(date +%s) - begin)))"); \
+	done; \
+	echo "make test: every part passed"; printf '  %s\n' "$${times[@]}"
 
 $(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
 	mkdir -p $(@D)

@@ -32,7 +32,8 @@ class FrontDoor:
             context.load_cert_chain(*certificate)
             # The handshake runs in each connection's own thread, not in the accept loop.
             self.server.socket = context.wrap_socket(
-                self.server.socket, server_side=True, do_handshake_on_connect=False)
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
             self.url = f"https://localhost:{port}"
         else:
             self.url = f"http://127.0.0.1:{port}"

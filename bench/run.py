@@ -46,7 +46,11 @@ from tls import make_ca_and_certificate  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROCESSES = []
-SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem")
+SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+)
 
 
 class Contender:
@@ -62,27 +66,59 @@ class Contender:
 
 def contenders(args):
     lambda_dir = os.path.join(args.target_dir, "lambda")
-    bootstrap = lambda name: os.path.join(lambda_dir, name, "bootstrap")
+
+    def bootstrap(name):
+        return os.path.join(lambda_dir, name, "bootstrap")
+
     node_dir = os.path.join(ROOT, "bench", "peers", "node")
     python_dir = os.path.join(ROOT, "bench", "peers", "python")
     return [
-        Contender("echo", "bare lambda_runtime echo", [bootstrap("bench_echo")], ROOT,
-                  (lambda_dir, ["bench_echo/bootstrap"]), tls_env="SSL_CERT_FILE"),
-        Contender("function", "this function", [bootstrap("provision-tenant")], ROOT,
-                  (lambda_dir, ["provision-tenant/bootstrap"]), tls_env="SSL_CERT_FILE"),
-        Contender("bare", "the job's calls, no runtime", [bootstrap("bench_bare")], ROOT,
-                  (lambda_dir, ["bench_bare/bootstrap"]), tls_env="SSL_CERT_FILE"),
-        Contender("node", "Node.js 20 + AWS SDK v3", ["node", "index.mjs"], node_dir,
-                  (node_dir, ["index.mjs", "node_modules"]),
-                  {"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true"},
-                  tls_env="NODE_EXTRA_CA_CERTS"),
-        Contender("python", f"Python {platform.python_version()[:4]} + boto3",
-                  [os.path.join(python_dir, ".venv", "bin", "python"), "handler.py"], python_dir,
-                  (python_dir, ["handler.py", ".venv/lib"]), tls_env="AWS_CA_BUNDLE"),
+        Contender(
+            "echo",
+            "bare lambda_runtime echo",
+            [bootstrap("bench_echo")],
+            ROOT,
+            (lambda_dir, ["bench_echo/bootstrap"]),
+            tls_env="SSL_CERT_FILE",
+        ),
+        Contender(
+            "function",
+            "this function",
+            [bootstrap("provision-tenant")],
+            ROOT,
+            (lambda_dir, ["provision-tenant/bootstrap"]),
+            tls_env="SSL_CERT_FILE",
+        ),
+        Contender(
+            "bare",
+            "the job's calls, no runtime",
+            [bootstrap("bench_bare")],
+            ROOT,
+            (lambda_dir, ["bench_bare/bootstrap"]),
+            tls_env="SSL_CERT_FILE",
+        ),
+        Contender(
+            "node",
+            "Node.js 20 + AWS SDK v3",
+            ["node", "index.mjs"],
+            node_dir,
+            (node_dir, ["index.mjs", "node_modules"]),
+            {"AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true"},
+            tls_env="NODE_EXTRA_CA_CERTS",
+        ),
+        Contender(
+            "python",
+            f"Python {platform.python_version()[:4]} + boto3",
+            [os.path.join(python_dir, ".venv", "bin", "python"), "handler.py"],
+            python_dir,
+            (python_dir, ["handler.py", ".venv/lib"]),
+            tls_env="AWS_CA_BUNDLE",
+        ),
     ]
 
 
 # ---- measuring a process from outside ---------------------------------------------------------
+
 
 def cpu_seconds(pid):
     """On-CPU time of every live thread of the process (schedstat, in ns: the tick counters of
@@ -138,8 +174,14 @@ class Running:
         self.log = log
         env = dict(env, AWS_LAMBDA_RUNTIME_API=self.api.address)
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(contender.command, cwd=contender.cwd, env=env,
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            contender.command,
+            cwd=contender.cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         PROCESSES.append(self.process)
         self.init_ms = (self.api.wait_for_poll(30) - self.started) * 1e3
         self.cpu = cpu_seconds(self.process.pid)
@@ -158,7 +200,7 @@ class Running:
         if answer["error"]:
             raise InvocationFailed(f"{self.label}: the invocation failed: {answer['body'][:600]!r}")
         calls, connections = {}, 0
-        for (calls_before, conn_before), (calls_after, conn_after) in zip(before, after):
+        for (calls_before, conn_before), (calls_after, conn_after) in zip(before, after, strict=True):
             for operation, count in (calls_after - calls_before).items():
                 calls[operation] = calls.get(operation, 0) + count
             connections += conn_after - conn_before
@@ -191,6 +233,7 @@ def stop_everything(*_):
 
 # ---- the world: users, events, endpoints -----------------------------------------------------
 
+
 class World:
     def __init__(self, args):
         self.args = args
@@ -205,9 +248,18 @@ class World:
         store grows alike."""
         if key not in self.pools:
             made = subprocess.run(
-                [sys.executable, os.path.join(ROOT, "tests", "stack", "local_stack.py"),
-                 os.environ["LOCAL_STACK_TEMPLATE"], "user-pool", "--name", f"bench-{key}"],
-                check=True, capture_output=True, text=True)
+                [
+                    sys.executable,
+                    os.path.join(ROOT, "tests", "stack", "local_stack.py"),
+                    os.environ["LOCAL_STACK_TEMPLATE"],
+                    "user-pool",
+                    "--name",
+                    f"bench-{key}",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             self.pools[key] = json.loads(made.stdout)["UserPoolId"]
         return self.pools[key]
 
@@ -217,24 +269,40 @@ class World:
             sub = str(uuid.uuid4())
             return {"pool": "us-east-1_echo", "userName": sub, "sub": sub, "email": name}
         pool = self.pool(contender.key)
-        user = self.cognito.admin_create_user(UserPoolId=pool, Username=name, MessageAction="SUPPRESS",
-                                              UserAttributes=[{"Name": "email", "Value": name}])["User"]
+        user = self.cognito.admin_create_user(
+            UserPoolId=pool,
+            Username=name,
+            MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": name}],
+        )["User"]
         attributes = {a["Name"]: a["Value"] for a in user["Attributes"]}
         return {"pool": pool, "userName": user["Username"], "sub": attributes["sub"], "email": name}
 
     def claim(self, sub):
-        item = self.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
-                                      Key={"PK": {"S": f"USER#{sub}"}, "SK": {"S": "ORG_CLAIM"}}).get("Item")
+        item = self.dynamodb.get_item(
+            TableName=self.table,
+            ConsistentRead=True,
+            Key={"PK": {"S": f"USER#{sub}"}, "SK": {"S": "ORG_CLAIM"}},
+        ).get("Item")
         return item and item["orgId"]["S"]
 
     @staticmethod
     def sign_up(user):
         return {
-            "version": "1", "region": "us-east-1", "userPoolId": user["pool"], "userName": user["userName"],
+            "version": "1",
+            "region": "us-east-1",
+            "userPoolId": user["pool"],
+            "userName": user["userName"],
             "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "bench"},
             "triggerSource": "PostConfirmation_ConfirmSignUp",
-            "request": {"userAttributes": {"sub": user["sub"], "email": user["email"],
-                                           "email_verified": "true", "cognito:user_status": "CONFIRMED"}},
+            "request": {
+                "userAttributes": {
+                    "sub": user["sub"],
+                    "email": user["email"],
+                    "email_verified": "true",
+                    "cognito:user_status": "CONFIRMED",
+                }
+            },
             "response": {},
         }
 
@@ -243,19 +311,28 @@ class World:
         event = World.sign_up(user)
         event["triggerSource"] = "TokenGeneration_Authentication"
         event["request"]["userAttributes"]["custom:org"] = org
-        event["request"]["groupConfiguration"] = {"groupsToOverride": [], "iamRolesToOverride": [],
-                                                  "preferredRole": None}
+        event["request"]["groupConfiguration"] = {
+            "groupsToOverride": [],
+            "iamRolesToOverride": [],
+            "preferredRole": None,
+        }
         event["response"] = {"claimsOverrideDetails": None}
         return event
 
 
 def base_env(dynamodb_url, cognito_url, table):
     env = {
-        "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "TZ": ":UTC",
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "PATH": os.environ["PATH"],
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
         "TABLE_NAME": table,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
         "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": cognito_url,
@@ -265,6 +342,7 @@ def base_env(dynamodb_url, cognito_url, table):
 
 # ---- the phases ------------------------------------------------------------------------------
 
+
 def cold_round(world, contender, env, doors, log):
     """A fresh process: init, its first and second sign-up, its peak RSS."""
     running = Running(contender, env, log)
@@ -272,8 +350,13 @@ def cold_round(world, contender, env, doors, log):
     first = running.invoke(events[0], doors)
     second = running.invoke(events[1], doors)
     rss = running.stop()
-    return {"init_ms": running.init_ms, "init_cpu_ms": running.init_cpu_ms,
-            "first": first, "second": second, "rss_mb": rss}
+    return {
+        "init_ms": running.init_ms,
+        "init_cpu_ms": running.init_cpu_ms,
+        "first": first,
+        "second": second,
+        "rss_mb": rss,
+    }
 
 
 def warm(world, chosen, env, doors, logs, args):
@@ -312,7 +395,10 @@ def warm(world, chosen, env, doors, logs, args):
 
 
 def one_run(world, chosen, args, work, run_number):
-    plain = [FrontDoor(os.environ["LOCAL_MOTO_URL"]), FrontDoor(os.environ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"])]
+    plain = [
+        FrontDoor(os.environ["LOCAL_MOTO_URL"]),
+        FrontDoor(os.environ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"]),
+    ]
     ca, certificate = make_ca_and_certificate(work)
     # Trusted: the host's own roots and the run's CA, so that loading the roots costs what it
     # costs beside a real bundle (Node.js keeps its built-in roots and adds the CA).
@@ -322,15 +408,26 @@ def one_run(world, chosen, args, work, run_number):
         for path in filter(None, (system, ca)):
             with open(path, "rb") as f:
                 out.write(f.read().rstrip(b"\n") + b"\n")
-    tls = [FrontDoor(os.environ["LOCAL_MOTO_URL"], certificate),
-           FrontDoor(os.environ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"], certificate)]
+    tls = [
+        FrontDoor(os.environ["LOCAL_MOTO_URL"], certificate),
+        FrontDoor(os.environ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"], certificate),
+    ]
     # A table of the template's own making for each run, dropped after it: moto's pauses grow
     # with everything it holds.
     world.table = f"bench-run-{run_number}"
-    subprocess.run([sys.executable, os.path.join(ROOT, "tests", "stack", "local_stack.py"),
-                    os.environ["LOCAL_STACK_TEMPLATE"], "table", "--name", world.table],
-                   check=True, capture_output=True,
-                   env=dict(os.environ, AWS_ENDPOINT_URL_DYNAMODB=os.environ["LOCAL_MOTO_URL"]))
+    subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tests", "stack", "local_stack.py"),
+            os.environ["LOCAL_STACK_TEMPLATE"],
+            "table",
+            "--name",
+            world.table,
+        ],
+        check=True,
+        capture_output=True,
+        env=dict(os.environ, AWS_ENDPOINT_URL_DYNAMODB=os.environ["LOCAL_MOTO_URL"]),
+    )
     plain_env = base_env(plain[0].url, plain[1].url, world.table)
     tls_env = base_env(tls[0].url, tls[1].url, world.table)
     logs = {c.key: open(os.path.join(work, f"{c.key}.log"), "ab") for c in chosen}
@@ -360,6 +457,7 @@ def progress(message):
 
 
 # ---- figures ---------------------------------------------------------------------------------
+
 
 def quantile(values, q):
     values = sorted(values)
@@ -395,10 +493,12 @@ def summarise(run):
             "operations_token": dict(sorted(token[-1]["calls"].items())),
             "rss_mb": max([s["rss_mb"] for s in cold] + [data["warm"]["rss_mb"]]),
             "failed": data["warm"]["failed"],
-            "samples": {"warm_sign_up_ms": [round(s["ms"], 3) for s in sign_up],
-                        "warm_sign_up_cpu_ms": [round(s["cpu_ms"], 3) for s in sign_up],
-                        "init_ms": [round(s["init_ms"], 3) for s in cold],
-                        "tls_first_ms": [round(s["first"]["ms"], 3) for s in tls]},
+            "samples": {
+                "warm_sign_up_ms": [round(s["ms"], 3) for s in sign_up],
+                "warm_sign_up_cpu_ms": [round(s["cpu_ms"], 3) for s in sign_up],
+                "init_ms": [round(s["init_ms"], 3) for s in cold],
+                "tls_first_ms": [round(s["first"]["ms"], 3) for s in tls],
+            },
         }
         if data["tls_no_connect"]:
             figure["tls_no_connect_first_ms"] = statistics.median(s["first"]["ms"] for s in data["tls_no_connect"])
@@ -409,7 +509,8 @@ def summarise(run):
         figure["tls_cold_ms"] = statistics.median(s["init_ms"] + s["first"]["ms"] for s in tls)
         if data["tls_no_connect"]:
             figure["tls_no_connect_cold_ms"] = statistics.median(
-                s["init_ms"] + s["first"]["ms"] for s in data["tls_no_connect"])
+                s["init_ms"] + s["first"]["ms"] for s in data["tls_no_connect"]
+            )
         figures[key] = figure
     return figures
 
@@ -438,20 +539,45 @@ def targets(figures):
         ("Python init vs this function's", f["python"]["init_ms"] / fn["init_ms"], ">=", 50),
         ("round trips per sign-up", fn["calls_sign_up"], "<=", 2),
         ("round trips per provisioned token", fn["calls_token"], "<=", 1),
-        ("CPU per warm sign-up vs the bare calls", fn["cpu_sign_up_ms"] / f["bare"]["cpu_sign_up_ms"], "<=", 1.1),
+        (
+            "CPU per warm sign-up vs the bare calls",
+            fn["cpu_sign_up_ms"] / f["bare"]["cpu_sign_up_ms"],
+            "<=",
+            1.1,
+        ),
         ("CPU per warm token vs the bare call", fn["cpu_token_ms"] / f["bare"]["cpu_token_ms"], "<=", 1.1),
-        ("  the same above the runtime's floor (fn - echo) / bare",
-         (fn["cpu_sign_up_ms"] - f["echo"]["cpu_sign_up_ms"]) / f["bare"]["cpu_sign_up_ms"], "<=", 1.1),
-        ("  token above the runtime's floor (fn - echo) / bare",
-         (fn["cpu_token_ms"] - f["echo"]["cpu_token_ms"]) / f["bare"]["cpu_token_ms"], "<=", 1.1),
-        ("init without the connection vs the bare echo, TLS",
-         fn["tls_no_connect_init_ms"] / f["echo"]["tls_init_ms"], "<=", 1.5),
+        (
+            "  the same above the runtime's floor (fn - echo) / bare",
+            (fn["cpu_sign_up_ms"] - f["echo"]["cpu_sign_up_ms"]) / f["bare"]["cpu_sign_up_ms"],
+            "<=",
+            1.1,
+        ),
+        (
+            "  token above the runtime's floor (fn - echo) / bare",
+            (fn["cpu_token_ms"] - f["echo"]["cpu_token_ms"]) / f["bare"]["cpu_token_ms"],
+            "<=",
+            1.1,
+        ),
+        (
+            "init without the connection vs the bare echo, TLS",
+            fn["tls_no_connect_init_ms"] / f["echo"]["tls_init_ms"],
+            "<=",
+            1.5,
+        ),
         ("first invocation over TLS vs the second", fn["tls_first_ms"] / fn["tls_second_ms"], "<=", 2),
         ("artifact, zipped (MB)", fn["package_mb"], "<=", 3),
         ("peak RSS (MB)", fn["rss_mb"], "<=", 32),
     ]
-    return [{"target": name, "value": value, "op": op, "goal": goal,
-             "met": value <= goal if op == "<=" else value >= goal} for name, value, op, goal in rows]
+    return [
+        {
+            "target": name,
+            "value": value,
+            "op": op,
+            "goal": goal,
+            "met": value <= goal if op == "<=" else value >= goal,
+        }
+        for name, value, op, goal in rows
+    ]
 
 
 def spread(figure, name):
@@ -461,12 +587,20 @@ def spread(figure, name):
 
 def print_table(figures, labels, runs):
     columns = [
-        ("init ms", "init_ms"), ("1st ms", "first_ms"), ("2nd ms", "second_ms"),
-        ("TLS init", "tls_init_ms"), ("TLS 1st", "tls_first_ms"), ("TLS 2nd", "tls_second_ms"),
+        ("init ms", "init_ms"),
+        ("1st ms", "first_ms"),
+        ("2nd ms", "second_ms"),
+        ("TLS init", "tls_init_ms"),
+        ("TLS 1st", "tls_first_ms"),
+        ("TLS 2nd", "tls_second_ms"),
         ("TLS cold", "tls_cold_ms"),
-        ("warm p50", "warm_p50_ms"), ("warm p99", "warm_p99_ms"),
-        ("CPU/sign-up", "cpu_sign_up_ms"), ("CPU/token", "cpu_token_ms"),
-        ("RSS MB", "rss_mb"), ("zip MB", "package_mb"), ("calls", "calls_sign_up"),
+        ("warm p50", "warm_p50_ms"),
+        ("warm p99", "warm_p99_ms"),
+        ("CPU/sign-up", "cpu_sign_up_ms"),
+        ("CPU/token", "cpu_token_ms"),
+        ("RSS MB", "rss_mb"),
+        ("zip MB", "package_mb"),
+        ("calls", "calls_sign_up"),
     ]
     note = f"median of {runs} runs, (min–max of the runs)" if runs > 1 else "one run"
     print(f"\nStart-up and cost per contender ({note}; ms unless said; CPU = ms on CPU, all threads)")
@@ -477,34 +611,46 @@ def print_table(figures, labels, runs):
     if runs > 1:
         print("\nRun-to-run spread (min–max of the runs' medians):")
         for key, figure in figures.items():
-            print(f"  {labels[key]:<30} init{spread(figure, 'init_ms')}  CPU/sign-up{spread(figure, 'cpu_sign_up_ms')}"
-                  f"  CPU/token{spread(figure, 'cpu_token_ms')}  TLS 1st{spread(figure, 'tls_first_ms')}")
+            print(
+                f"  {labels[key]:<30} init{spread(figure, 'init_ms')}  CPU/sign-up{spread(figure, 'cpu_sign_up_ms')}"
+                f"  CPU/token{spread(figure, 'cpu_token_ms')}  TLS 1st{spread(figure, 'tls_first_ms')}"
+            )
     for key, figure in figures.items():
         if figure.get("failed"):
-            print(f"{labels[key]}: {figure['failed']:.0f} warm invocations failed (a stand-in stalled) and are left out")
+            print(
+                f"{labels[key]}: {figure['failed']:.0f} warm invocations failed (a stand-in stalled) and are left out"
+            )
     fn = figures["function"]
     if "tls_no_connect_first_ms" in fn:
-        print(f"\nThis function over TLS: first {fn['tls_first_ms']:.1f} ms, second {fn['tls_second_ms']:.1f} ms"
-              f" with connections opened during init (init {fn['tls_init_ms']:.1f} ms); first"
-              f" {fn['tls_no_connect_first_ms']:.1f} ms, second {fn['tls_no_connect_second_ms']:.1f} ms without"
-              f" (CONNECT_AT_INIT=false, init {fn['tls_no_connect_init_ms']:.1f} ms); a cold sign-up (init and"
-              f" first invocation) {fn['tls_cold_ms']:.1f} ms against {fn['tls_no_connect_cold_ms']:.1f} ms")
+        print(
+            f"\nThis function over TLS: first {fn['tls_first_ms']:.1f} ms, second {fn['tls_second_ms']:.1f} ms"
+            f" with connections opened during init (init {fn['tls_init_ms']:.1f} ms); first"
+            f" {fn['tls_no_connect_first_ms']:.1f} ms, second {fn['tls_no_connect_second_ms']:.1f} ms without"
+            f" (CONNECT_AT_INIT=false, init {fn['tls_no_connect_init_ms']:.1f} ms); a cold sign-up (init and"
+            f" first invocation) {fn['tls_cold_ms']:.1f} ms against {fn['tls_no_connect_cold_ms']:.1f} ms"
+        )
     print("TLS cold = init + the first sign-up of a fresh process over TLS: what Cognito waits for on a cold start")
     print(f"Operations per warm sign-up: {fn['operations_sign_up']}; per token: {fn['operations_token']}")
 
 
 def markdown(report):
-    """The figures as the README shows them."""
+    """The figures as docs/benchmarks.md shows them."""
     figures, labels = report["figures"], report["labels"]
-    rows = [("init (spawn to first poll)", "init_ms", 1), ("a cold sign-up over TLS (init + first)", "tls_cold_ms", 1),
-            ("first / second sign-up over TLS", ("tls_first_ms", "tls_second_ms"), 1),
-            ("CPU per warm sign-up / token (ms)", ("cpu_sign_up_ms", "cpu_token_ms"), 2),
-            ("warm sign-up p50 / p99", ("warm_p50_ms", "warm_p99_ms"), 1),
-            ("round trips per sign-up / token", ("calls_sign_up", "calls_token"), 0),
-            ("peak RSS (MB)", "rss_mb", 1), ("package, zipped (MB)", "package_mb", 1)]
+    rows = [
+        ("init (spawn to first poll)", "init_ms", 1),
+        ("a cold sign-up over TLS (init + first)", "tls_cold_ms", 1),
+        ("first / second sign-up over TLS", ("tls_first_ms", "tls_second_ms"), 1),
+        ("CPU per warm sign-up / token (ms)", ("cpu_sign_up_ms", "cpu_token_ms"), 2),
+        ("warm sign-up p50 / p99", ("warm_p50_ms", "warm_p99_ms"), 1),
+        ("round trips per sign-up / token", ("calls_sign_up", "calls_token"), 0),
+        ("peak RSS (MB)", "rss_mb", 1),
+        ("package, zipped (MB)", "package_mb", 1),
+    ]
     keys = list(figures)
-    lines = ["| ms unless said | " + " | ".join(labels[k] for k in keys) + " |",
-             "|---|" + "---:|" * len(keys)]
+    lines = [
+        "| ms unless said | " + " | ".join(labels[k] for k in keys) + " |",
+        "|---|" + "---:|" * len(keys),
+    ]
     for title, names, digits in rows:
         cells = []
         for key in keys:
@@ -538,8 +684,13 @@ def main():
     parser.add_argument("--warm", type=int, default=int(os.environ.get("WARM_INVOCATIONS", 200)))
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--only", help="comma-separated contender keys (default: all)")
-    parser.add_argument("--function-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="an environment variable for this function only: to measure a lever")
+    parser.add_argument(
+        "--function-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for this function only: to measure a lever",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGINT, stop_everything)
     signal.signal(signal.SIGTERM, stop_everything)
@@ -570,14 +721,24 @@ def main():
     if checked:
         print("\nTargets (issue 11; ratios from this run, never asserted):")
         for row in checked:
-            print(f"  {'met ' if row['met'] else 'MISS'}  {row['target']:<56} {row['value']:8.2f}  (goal {row['op']} {row['goal']})")
+            print(
+                f"  {'met ' if row['met'] else 'MISS'}  {row['target']:<56} {row['value']:8.2f}"
+                f"  (goal {row['op']} {row['goal']})"
+            )
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "command": "make bench-startup" + (f" BENCH_RUNS={args.runs}" if args.runs > 1 else ""),
-        "settings": {"runs": args.runs, "cold_starts": args.cold, "warm_invocations": args.warm,
-                     "warmup": args.warmup},
-        "labels": labels, "figures": figures, "runs": runs, "targets": checked,
+        "settings": {
+            "runs": args.runs,
+            "cold_starts": args.cold,
+            "warm_invocations": args.warm,
+            "warmup": args.warmup,
+        },
+        "labels": labels,
+        "figures": figures,
+        "runs": runs,
+        "targets": checked,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

@@ -102,30 +102,38 @@ class RuntimeApi:
                 deadline_ms = int((time.time() + 4) * 1000)
                 # Taken from here: set before the write, as the answer may come back first.
                 api._taken = time.perf_counter()
-                self._reply(200, body, [
-                    ("Lambda-Runtime-Aws-Request-Id", request_id),
-                    ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
-                    ("Lambda-Runtime-Invoked-Function-Arn",
-                     f"arn:aws:lambda:us-east-1:123456789012:function:{api.function_name}"),
-                    ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
-                ])
+                self._reply(
+                    200,
+                    body,
+                    [
+                        ("Lambda-Runtime-Aws-Request-Id", request_id),
+                        ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
+                        (
+                            "Lambda-Runtime-Invoked-Function-Arn",
+                            f"arn:aws:lambda:us-east-1:123456789012:function:{api.function_name}",
+                        ),
+                        ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0"),
+                    ],
+                )
 
             def do_POST(self):
                 body = self._body()
                 answered = time.perf_counter()
-                parts = self.path[len(PREFIX):].strip("/").split("/")
+                parts = self.path[len(PREFIX) :].strip("/").split("/")
                 if parts == ["init", "error"]:
                     api.init_error = body.decode(errors="replace")
                     return self._reply(202, b"{}")
                 if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ("response", "error"):
                     self._reply(202, b'{"status":"OK"}')
-                    api._answers.put({
-                        "request_id": parts[1],
-                        "error": parts[2] == "error",
-                        "body": body,
-                        "taken_at": api._taken,
-                        "answered_at": answered,
-                    })
+                    api._answers.put(
+                        {
+                            "request_id": parts[1],
+                            "error": parts[2] == "error",
+                            "body": body,
+                            "taken_at": api._taken,
+                            "answered_at": answered,
+                        }
+                    )
                     return None
                 return self._reply(404, b'{"errorType":"NotFound"}')
 

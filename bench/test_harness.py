@@ -38,8 +38,9 @@ while True:
 class RuntimeApiTest(unittest.TestCase):
     def test_it_sees_the_first_poll_and_each_answer_and_error(self):
         api = RuntimeApi("test")
-        process = subprocess.Popen([sys.executable, "-c", CONTENDER],
-                                   env=dict(os.environ, AWS_LAMBDA_RUNTIME_API=api.address))
+        process = subprocess.Popen(
+            [sys.executable, "-c", CONTENDER], env=dict(os.environ, AWS_LAMBDA_RUNTIME_API=api.address)
+        )
         try:
             polled = api.wait_for_poll(10)
             answer = api.invoke({"n": 1})
@@ -120,17 +121,43 @@ class FrontDoorTest(unittest.TestCase):
 
 class ReportTest(unittest.TestCase):
     def test_the_chart_and_table_name_every_contender(self):
-        figure = {name: 1.5 for name in (
-            "init_ms", "tls_init_ms", "tls_first_ms", "tls_second_ms", "tls_cold_ms", "cpu_sign_up_ms",
-            "cpu_token_ms", "warm_p50_ms", "warm_p99_ms", "calls_sign_up", "calls_token", "rss_mb", "package_mb")}
-        report = {"figures": {"echo": figure, "function": dict(figure, tls_no_connect_init_ms=1.0,
-                                                               tls_no_connect_first_ms=2.0,
-                                                               tls_no_connect_second_ms=1.0)},
-                  "labels": {"echo": "the echo", "function": "this function"},
-                  "machine": "2 CPUs", "date": "today", "command": "make bench-startup",
-                  "settings": {"runs": 1, "cold_starts": 1, "warm_invocations": 1}}
+        figure = {
+            name: 1.5
+            for name in (
+                "init_ms",
+                "tls_init_ms",
+                "tls_first_ms",
+                "tls_second_ms",
+                "tls_cold_ms",
+                "cpu_sign_up_ms",
+                "cpu_token_ms",
+                "warm_p50_ms",
+                "warm_p99_ms",
+                "calls_sign_up",
+                "calls_token",
+                "rss_mb",
+                "package_mb",
+            )
+        }
+        report = {
+            "figures": {
+                "echo": figure,
+                "function": dict(
+                    figure,
+                    tls_no_connect_init_ms=1.0,
+                    tls_no_connect_first_ms=2.0,
+                    tls_no_connect_second_ms=1.0,
+                ),
+            },
+            "labels": {"echo": "the echo", "function": "this function"},
+            "machine": "2 CPUs",
+            "date": "today",
+            "command": "make bench-startup",
+            "settings": {"runs": 1, "cold_starts": 1, "warm_invocations": 1},
+        }
         sys.argv = ["run.py"]
         import run
+
         table = run.markdown(report)
         self.assertIn("| the echo | this function |", table.splitlines()[0])
         with tempfile.TemporaryDirectory() as work:

@@ -2,13 +2,20 @@
 // in the environment (as tests/local-aws.sh sets them): the local stand-in for hosting the app
 // beside a deployed stack. `node web/serve.mjs` (make up) keeps serving until stopped; the demo
 // and the browser test start it in-process with startWebApp().
-import { createServer } from 'node:http'
+
 import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const DIST = fileURLToPath(new URL('./dist/', import.meta.url))
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.map': 'application/json' }
+const TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.map': 'application/json',
+}
 
 export function configFromEnvironment(env = process.env) {
   const need = (name) => {
@@ -50,7 +57,9 @@ export async function startWebApp({ port = Number(process.env.WEB_PORT ?? 0), co
     }
     try {
       const body = path === '/' ? index : await readFile(file)
-      response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? (path === '/' ? 'text/html' : 'application/octet-stream') })
+      response.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? (path === '/' ? 'text/html' : 'application/octet-stream'),
+      })
       response.end(body)
     } catch {
       response.writeHead(404)

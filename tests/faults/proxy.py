@@ -173,8 +173,11 @@ class Handler(BaseHTTPRequestHandler):
             quota = json.loads(body)
             with LOCK:
                 QUOTAS[quota["operation"]] = {
-                    "per_second": quota["per_second"], "match": quota.get("match"),
-                    "window": -1, "count": 0, "throttled": 0,
+                    "per_second": quota["per_second"],
+                    "match": quota.get("match"),
+                    "window": -1,
+                    "count": 0,
+                    "throttled": 0,
                 }
             self.reply(200, quota)
             return

@@ -24,11 +24,23 @@ before(async () => {
 async function get(path, credentials) {
   const url = new URL(`${base}${path}`)
   const request = {
-    method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname,
-    query: Object.fromEntries(url.searchParams), headers: { host: url.host },
+    method: 'GET',
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query: Object.fromEntries(url.searchParams),
+    headers: { host: url.host },
   }
   const headers = credentials
-    ? (await new SignatureV4({ credentials, region: stack.region, service: 'execute-api', sha256: Hash.bind(null, 'sha256') }).sign(request)).headers
+    ? (
+        await new SignatureV4({
+          credentials,
+          region: stack.region,
+          service: 'execute-api',
+          sha256: Hash.bind(null, 'sha256'),
+        }).sign(request)
+      ).headers
     : request.headers
   const response = await fetch(url, { headers })
   return { status: response.status, body: await response.json(), headers: response.headers }
@@ -46,7 +58,10 @@ test("each user reads their own organisation's record", async () => {
 test('and its members, the owner among them', async () => {
   const { status, body } = await get(`/orgs/${alice.org}/members?limit=10`, alice.credentials)
   assert.equal(status, 200, JSON.stringify(body))
-  assert.deepEqual(body.members.map((m) => [m.sub, m.role]), [[alice.claims.sub, 'owner']])
+  assert.deepEqual(
+    body.members.map((m) => [m.sub, m.role]),
+    [[alice.claims.sub, 'owner']],
+  )
   assert.equal(body.next, null)
 })
 
@@ -54,7 +69,11 @@ test("refused by IAM: another tenant's organisation, and a path that only starts
   for (const path of [`/orgs/${bob.org}`, `/orgs/${bob.org}/members`, `/orgs/${alice.org}0`, '/orgs']) {
     const { status, body } = await get(path, alice.credentials)
     assert.equal(status, 403, path)
-    assert.match(body.message, path === '/orgs' ? /Missing Authentication Token/ : /is not authorized to perform: execute-api:Invoke/, path)
+    assert.match(
+      body.message,
+      path === '/orgs' ? /Missing Authentication Token/ : /is not authorized to perform: execute-api:Invoke/,
+      path,
+    )
   }
 })
 
@@ -84,7 +103,11 @@ test('the preflight is answered without a signature, for the one origin the stac
   assert.ok(origin && origin !== new URL(base).origin, 'the web app has an origin of its own')
   const response = await fetch(`${base}/orgs/${alice.org}/members`, {
     method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization,x-amz-date,x-amz-security-token,x-amz-content-sha256' },
+    headers: {
+      origin,
+      'access-control-request-method': 'GET',
+      'access-control-request-headers': 'authorization,x-amz-date,x-amz-security-token,x-amz-content-sha256',
+    },
   })
   assert.equal(response.status, 200)
   assert.equal(response.headers.get('access-control-allow-origin'), origin)
@@ -109,8 +132,21 @@ test("every answer names that origin: the function's, and API Gateway's own refu
 
 test('a request signed for another service is refused at the API', async () => {
   const url = new URL(`${base}/orgs/${alice.org}`)
-  const request = { method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {}, headers: { host: url.host } }
-  const signer = new SignatureV4({ credentials: alice.credentials, region: stack.region, service: 'dynamodb', sha256: Hash.bind(null, 'sha256') })
+  const request = {
+    method: 'GET',
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: url.pathname,
+    query: {},
+    headers: { host: url.host },
+  }
+  const signer = new SignatureV4({
+    credentials: alice.credentials,
+    region: stack.region,
+    service: 'dynamodb',
+    sha256: Hash.bind(null, 'sha256'),
+  })
   const response = await fetch(url, { headers: (await signer.sign(request)).headers })
   assert.equal(response.status, 403)
   assert.equal(response.headers.get('x-amzn-errortype'), 'InvalidSignatureException')

@@ -103,7 +103,12 @@ function item(action, body, lookup, where = action) {
     action,
     resource: t.arn,
     keys: [keyValue(key, t.partitionKey, where)],
-    attributes: action === 'PutItem' ? Object.keys(body.Item) : action === 'GetItem' ? readAttributes(body, where) : updatedAttributes(body, where),
+    attributes:
+      action === 'PutItem'
+        ? Object.keys(body.Item)
+        : action === 'GetItem'
+          ? readAttributes(body, where)
+          : updatedAttributes(body, where),
     returnValues: body.ReturnValues,
   })
 }
@@ -119,7 +124,8 @@ function updatedAttributes(body, where) {
   for (let i = 0; i < clauses.length; i += 2) {
     const verb = clauses[i].toUpperCase()
     const rest = clauses[i + 1]
-    if (!['SET', 'REMOVE', 'ADD', 'DELETE'].includes(verb) || rest === undefined) fail(`${where}: cannot read the UpdateExpression`)
+    if (!['SET', 'REMOVE', 'ADD', 'DELETE'].includes(verb) || rest === undefined)
+      fail(`${where}: cannot read the UpdateExpression`)
     for (const action of splitTopLevel(rest, ',')) {
       const target = verb === 'SET' ? action.split('=')[0] : action.trim().split(/\s+/)[0]
       attributes.push(resolveName(target.trim().split(/[.[]/)[0], body.ExpressionAttributeNames, where))
@@ -166,6 +172,7 @@ function queriedKey(body, partitionKey, where) {
       const condition = raw.trim()
       const equality = condition.match(/^([#:]?[A-Za-z0-9_]+)\s*=\s*([#:]?[A-Za-z0-9_]+)$/)
       const comparison = condition.match(/^([#]?[A-Za-z0-9_]+)\s*(<=|>=|<|>|=)\s*(:[A-Za-z0-9_]+)$/)
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: \u0001 is the BETWEEN's AND, set aside before the split on AND
       const ranged = condition.match(/^([#]?[A-Za-z0-9_]+)\s+BETWEEN\s+(:[A-Za-z0-9_]+) \u0001 (:[A-Za-z0-9_]+)$/i)
       const prefix = condition.match(/^begins_with\s*\(\s*([#]?[A-Za-z0-9_]+)\s*,\s*(:[A-Za-z0-9_]+)\s*\)$/i)
       let name
@@ -173,13 +180,15 @@ function queriedKey(body, partitionKey, where) {
       if (equality) {
         const [, left, right] = equality
         ;[name, values] = left.startsWith(':') ? [right, [left]] : [left, [right]]
-        if (name.startsWith(':') || !values[0].startsWith(':')) fail(`${where}: cannot read the key condition ${condition}`)
+        if (name.startsWith(':') || !values[0].startsWith(':'))
+          fail(`${where}: cannot read the key condition ${condition}`)
       } else if (comparison) [name, values] = [comparison[1], [comparison[3]]]
       else if (ranged) [name, values] = [ranged[1], [ranged[2], ranged[3]]]
       else if (prefix) [name, values] = [prefix[1], [prefix[2]]]
       else fail(`${where}: cannot read the key condition ${condition}`)
       for (const value of values) {
-        if (body.ExpressionAttributeValues?.[value] === undefined) fail(`${where}: ${value} has no ExpressionAttributeValues entry`)
+        if (body.ExpressionAttributeValues?.[value] === undefined)
+          fail(`${where}: ${value} has no ExpressionAttributeValues entry`)
       }
       const attribute = resolveName(name, body.ExpressionAttributeNames, where)
       if (attribute === partitionKey) {
@@ -225,29 +234,52 @@ const OPERATIONS = {
   Scan: (body, lookup) => {
     const t = lookup(body.TableName)
     const target = onTableOrIndex(t, body, 'Scan')
-    return [context({ action: 'Scan', resource: target.resource, attributes: readAttributes(body, 'Scan'), select: body.Select })]
+    return [
+      context({
+        action: 'Scan',
+        resource: target.resource,
+        attributes: readAttributes(body, 'Scan'),
+        select: body.Select,
+      }),
+    ]
   },
-  BatchGetItem: (body, lookup) => perTable(body, 'BatchGetItem', (t, request, where) => {
-    if (!Array.isArray(request?.Keys) || request.Keys.length === 0) fail(`${where}: no Keys`)
-    return context({
-      action: 'BatchGetItem',
-      resource: t.arn,
-      keys: request.Keys.map((key) => keyValue(key, t.partitionKey, where)),
-      attributes: readAttributes(request, where),
-    })
-  }, lookup),
-  BatchWriteItem: (body, lookup) => perTable(body, 'BatchWriteItem', (t, requests, where) => {
-    if (!Array.isArray(requests) || requests.length === 0) fail(`${where}: no requests`)
-    const keys = requests.map((request) => {
-      if (request?.PutRequest) return keyValue(request.PutRequest.Item, t.partitionKey, where)
-      if (request?.DeleteRequest) return keyValue(request.DeleteRequest.Key, t.partitionKey, where)
-      fail(`${where}: neither PutRequest nor DeleteRequest`)
-    })
-    return context({ action: 'BatchWriteItem', resource: t.arn, keys })
-  }, lookup),
+  BatchGetItem: (body, lookup) =>
+    perTable(
+      body,
+      'BatchGetItem',
+      (t, request, where) => {
+        if (!Array.isArray(request?.Keys) || request.Keys.length === 0) fail(`${where}: no Keys`)
+        return context({
+          action: 'BatchGetItem',
+          resource: t.arn,
+          keys: request.Keys.map((key) => keyValue(key, t.partitionKey, where)),
+          attributes: readAttributes(request, where),
+        })
+      },
+      lookup,
+    ),
+  BatchWriteItem: (body, lookup) =>
+    perTable(
+      body,
+      'BatchWriteItem',
+      (t, requests, where) => {
+        if (!Array.isArray(requests) || requests.length === 0) fail(`${where}: no requests`)
+        const keys = requests.map((request) => {
+          if (request?.PutRequest) return keyValue(request.PutRequest.Item, t.partitionKey, where)
+          if (request?.DeleteRequest) return keyValue(request.DeleteRequest.Key, t.partitionKey, where)
+          return fail(`${where}: neither PutRequest nor DeleteRequest`)
+        })
+        return context({ action: 'BatchWriteItem', resource: t.arn, keys })
+      },
+      lookup,
+    ),
   TransactGetItems: (body, lookup) => transact(body, { Get: 'GetItem' }, lookup),
   TransactWriteItems: (body, lookup) =>
-    transact(body, { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' }, lookup),
+    transact(
+      body,
+      { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' },
+      lookup,
+    ),
   DescribeTable: (body, lookup) => [context({ action: 'DescribeTable', resource: lookup(body.TableName).arn })],
   ExecuteStatement: partiql,
   BatchExecuteStatement: partiql,
@@ -271,7 +303,11 @@ function transact(body, kinds, lookup) {
     const request = entry[kind]
     if (action === 'ConditionCheckItem') {
       const t = lookup(request.TableName)
-      return context({ action, resource: t.arn, keys: [keyValue(request.Key, t.partitionKey, `TransactItems[${index}]`)] })
+      return context({
+        action,
+        resource: t.arn,
+        keys: [keyValue(request.Key, t.partitionKey, `TransactItems[${index}]`)],
+      })
     }
     return item(action, request, lookup, `TransactItems[${index}]`)
   })

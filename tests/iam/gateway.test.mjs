@@ -6,7 +6,7 @@ import { before, test } from 'node:test'
 import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { admin, signedInUser, stack, credentialsFor } from './local.mjs'
+import { admin, credentialsFor, signedInUser, stack } from './local.mjs'
 
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL_DYNAMODB)
 const run = Date.now().toString(36)
@@ -32,10 +32,24 @@ async function refused(promise, name) {
 
 // A raw request, signed with the SDK's signer: for bodies no SDK client would send.
 async function signedPost(target, body, creds, { tamper } = {}) {
-  const signer = new SignatureV4({ credentials: creds, region: stack.region, service: 'dynamodb', sha256: Hash.bind(null, 'sha256'), applyChecksum: false })
+  const signer = new SignatureV4({
+    credentials: creds,
+    region: stack.region,
+    service: 'dynamodb',
+    sha256: Hash.bind(null, 'sha256'),
+    applyChecksum: false,
+  })
   const signed = await signer.sign({
-    method: 'POST', protocol: 'http:', hostname: endpoint.hostname, port: Number(endpoint.port), path: '/',
-    headers: { host: endpoint.host, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${target}` },
+    method: 'POST',
+    protocol: 'http:',
+    hostname: endpoint.hostname,
+    port: Number(endpoint.port),
+    path: '/',
+    headers: {
+      host: endpoint.host,
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amz-target': `DynamoDB_20120810.${target}`,
+    },
     body,
   })
   const response = await fetch(endpoint, { method: 'POST', headers: signed.headers, body: tamper ?? body })
@@ -48,15 +62,24 @@ test('the session the identity pool issued reads its own organisation', async ()
 })
 
 test('refused: an access key the gateway never issued', async () => {
-  await refused(getOwn({ accessKeyId: 'ASIAUNKNOWNUNKNOWN00', secretAccessKey: 'x'.repeat(40), sessionToken: 'y' }), 'UnrecognizedClientException')
+  await refused(
+    getOwn({ accessKeyId: 'ASIAUNKNOWNUNKNOWN00', secretAccessKey: 'x'.repeat(40), sessionToken: 'y' }),
+    'UnrecognizedClientException',
+  )
 })
 
 test('refused: the right key with a wrong secret', async () => {
-  await refused(getOwn({ ...credentials, secretAccessKey: `${credentials.secretAccessKey.slice(0, -2)}zz` }), 'InvalidSignatureException')
+  await refused(
+    getOwn({ ...credentials, secretAccessKey: `${credentials.secretAccessKey.slice(0, -2)}zz` }),
+    'InvalidSignatureException',
+  )
 })
 
 test("refused: the right key with another session's token", async () => {
-  await refused(getOwn({ ...credentials, sessionToken: `${credentials.sessionToken.slice(0, -4)}AAAA` }), 'UnrecognizedClientException')
+  await refused(
+    getOwn({ ...credentials, sessionToken: `${credentials.sessionToken.slice(0, -4)}AAAA` }),
+    'UnrecognizedClientException',
+  )
 })
 
 test('refused: a body changed after it was signed', async () => {
@@ -96,7 +119,9 @@ test("the harness's administrator keys pass, and nothing else does for them", as
   const { Table } = await admin.send(new DescribeTableCommand({ TableName: stack.tableName }))
   assert.equal(Table.TableName, stack.tableName)
   await refused(
-    client({ accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: 'not-the-secret' }).send(new DescribeTableCommand({ TableName: stack.tableName })),
+    client({ accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: 'not-the-secret' }).send(
+      new DescribeTableCommand({ TableName: stack.tableName }),
+    ),
     'InvalidSignatureException',
   )
 })

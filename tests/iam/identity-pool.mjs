@@ -29,18 +29,40 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u
 // execute-api:*, so no guest role can read the tenant table or call the tenant API.
 export const GUEST_SESSION_POLICY = {
   Version: '2012-10-17',
-  Statement: [{
-    Sid: 'CognitoUnAuthedIdentitiesSessionPolicy',
-    Effect: 'Allow',
-    Action: [
-      'rum:PutRumEvents', 'sagemaker:InvokeEndpoint', 'polly:*', 'comprehend:*', 'translate:*', 'transcribe:*',
-      'rekognition:*', 'mobiletargeting:*', 'firehose:*', 'personalize:*', 'geo:GetMap*', 'geo:SearchPlaceIndex*',
-      'geo:GetPlace', 'geo:CalculateRoute*', 'geo:*Geofence', 'geo:*Geofences', 'geo:*DevicePosition*', 'kms:Encrypt',
-      'kms:Decrypt', 'kms:ReEncryptTo', 'kms:ReEncryptFrom', 'kms:GenerateDataKey', 'kms:GenerateDataKeyPair',
-      'kms:GenerateDataKeyPairWithoutPlaintext', 'kms:GenerateDataKeyWithoutPlaintext',
-    ],
-    Resource: '*',
-  }],
+  Statement: [
+    {
+      Sid: 'CognitoUnAuthedIdentitiesSessionPolicy',
+      Effect: 'Allow',
+      Action: [
+        'rum:PutRumEvents',
+        'sagemaker:InvokeEndpoint',
+        'polly:*',
+        'comprehend:*',
+        'translate:*',
+        'transcribe:*',
+        'rekognition:*',
+        'mobiletargeting:*',
+        'firehose:*',
+        'personalize:*',
+        'geo:GetMap*',
+        'geo:SearchPlaceIndex*',
+        'geo:GetPlace',
+        'geo:CalculateRoute*',
+        'geo:*Geofence',
+        'geo:*Geofences',
+        'geo:*DevicePosition*',
+        'kms:Encrypt',
+        'kms:Decrypt',
+        'kms:ReEncryptTo',
+        'kms:ReEncryptFrom',
+        'kms:GenerateDataKey',
+        'kms:GenerateDataKeyPair',
+        'kms:GenerateDataKeyPairWithoutPlaintext',
+        'kms:GenerateDataKeyWithoutPlaintext',
+      ],
+      Resource: '*',
+    },
+  ],
 }
 
 // Whether a session may make the request: its role's policies allow it and, where the session
@@ -67,7 +89,10 @@ export class IdentityPool {
       settings.Providers.map(({ ProviderName, ClientId }) => {
         const poolId = ProviderName.split('/').pop()
         const issuer = issuerOf(poolId)
-        return [ProviderName, { clientId: ClientId, issuer, keys: createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`)) }]
+        return [
+          ProviderName,
+          { clientId: ClientId, issuer, keys: createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`)) },
+        ]
       }),
     )
   }
@@ -79,13 +104,17 @@ export class IdentityPool {
     if (operation === 'GetId') return this.getId(body)
     if (operation === 'GetCredentialsForIdentity') return this.credentialsFor(body)
     if (operation === 'GetOpenIdToken' && !this.settings.AllowClassicFlow) {
-      throw new ServiceError('InvalidParameterException', 'Basic (classic) flow is not enabled, please use enhanced flow.')
+      throw new ServiceError(
+        'InvalidParameterException',
+        'Basic (classic) flow is not enabled, please use enhanced flow.',
+      )
     }
     throw new ServiceError('InvalidParameterException', `${operation} is not offered by the local identity pool`)
   }
 
   async getId(body) {
-    if (body.IdentityPoolId === undefined) throw new ServiceError('InvalidParameterException', 'IdentityPoolId is required')
+    if (body.IdentityPoolId === undefined)
+      throw new ServiceError('InvalidParameterException', 'IdentityPoolId is required')
     if (this.isGuest(body.Logins)) {
       const identityId = `${this.settings.IdentityPoolId.split(':')[0]}:${randomUUID()}`
       this.identities.set(identityId, { guest: true })
@@ -108,7 +137,10 @@ export class IdentityPool {
     if (identity.guest && this.isGuest(body.Logins)) return this.guestCredentials(body)
     const login = await this.login(body.Logins)
     if (login.provider !== identity.provider || login.claims.sub !== identity.sub) {
-      throw new ServiceError('NotAuthorizedException', 'Invalid login token. The token does not belong to this identity.')
+      throw new ServiceError(
+        'NotAuthorizedException',
+        'Invalid login token. The token does not belong to this identity.',
+      )
     }
     const role = this.settings.Roles.authenticated
     if (!role) throw new ServiceError('InvalidIdentityPoolConfigurationException', 'No authenticated role is attached.')
@@ -122,14 +154,18 @@ export class IdentityPool {
   isGuest(logins) {
     if (Object.keys(logins ?? {}).length > 0) return false
     if (!this.settings.AllowUnauthenticatedIdentities) {
-      throw new ServiceError('NotAuthorizedException', 'Unauthenticated access is not supported for this identity pool.')
+      throw new ServiceError(
+        'NotAuthorizedException',
+        'Unauthenticated access is not supported for this identity pool.',
+      )
     }
     return true
   }
 
   async guestCredentials(body) {
     const role = this.settings.Roles.unauthenticated
-    if (!role) throw new ServiceError('InvalidIdentityPoolConfigurationException', 'No unauthenticated role is attached.')
+    if (!role)
+      throw new ServiceError('InvalidIdentityPoolConfigurationException', 'No unauthenticated role is attached.')
     await this.assumeRole(role, ['unauthenticated'], {})
     return this.issue(body.IdentityId, { role, tags: {}, sessionPolicy: GUEST_SESSION_POLICY })
   }
@@ -173,14 +209,22 @@ export class IdentityPool {
     const action = 'sts:AssumeRoleWithWebIdentity'
     const checks = [{ action, resourcePolicy: trust }]
     if (Object.keys(tags).length > 0) {
-      const grantsTagging = (statement) => [statement.Action].flat().some((a) => a === 'sts:TagSession' || a === 'sts:*' || a === '*')
-      const statements = [trust.Statement].flat().filter(grantsTagging).map((statement) => ({ ...statement, Action: action }))
+      const grantsTagging = (statement) =>
+        [statement.Action].flat().some((a) => a === 'sts:TagSession' || a === 'sts:*' || a === '*')
+      const statements = [trust.Statement]
+        .flat()
+        .filter(grantsTagging)
+        .map((statement) => ({ ...statement, Action: action }))
       checks.push({ action, resourcePolicy: { ...trust, Statement: statements } })
     }
     for (const check of checks) {
-      const decision = check.resourcePolicy.Statement.length === 0 ? { allowed: false } : await simulate([], { ...request, ...check })
+      const decision =
+        check.resourcePolicy.Statement.length === 0 ? { allowed: false } : await simulate([], { ...request, ...check })
       if (!decision.allowed) {
-        throw new ServiceError('InvalidIdentityPoolConfigurationException', 'Invalid identity pool configuration. Check assigned IAM roles for this pool.')
+        throw new ServiceError(
+          'InvalidIdentityPoolConfigurationException',
+          'Invalid identity pool configuration. Check assigned IAM roles for this pool.',
+        )
       }
     }
   }
@@ -188,11 +232,16 @@ export class IdentityPool {
   // Exactly one login, from a provider of this pool, whose ID token the provider signed.
   async login(logins) {
     const entries = Object.entries(logins ?? {})
-    if (entries.length === 0) throw new ServiceError('NotAuthorizedException', 'A guest identity takes no login; a signed-in one needs one.')
+    if (entries.length === 0)
+      throw new ServiceError('NotAuthorizedException', 'A guest identity takes no login; a signed-in one needs one.')
     if (entries.length > 1) throw new ServiceError('InvalidParameterException', 'One login at a time, locally.')
     const [[provider, token]] = entries
     const known = this.providers.get(provider)
-    if (!known) throw new ServiceError('NotAuthorizedException', `Invalid login token. ${provider} is not a provider of this identity pool.`)
+    if (!known)
+      throw new ServiceError(
+        'NotAuthorizedException',
+        `Invalid login token. ${provider} is not a provider of this identity pool.`,
+      )
     let claims
     try {
       ;({ payload: claims } = await jwtVerify(token, known.keys, {
@@ -202,7 +251,10 @@ export class IdentityPool {
         requiredClaims: ['sub', 'exp', 'token_use'],
       }))
     } catch (err) {
-      throw new ServiceError('NotAuthorizedException', `Invalid login token. ${err.code ?? 'ERR_JWT_INVALID'}: ${err.message}`)
+      throw new ServiceError(
+        'NotAuthorizedException',
+        `Invalid login token. ${err.code ?? 'ERR_JWT_INVALID'}: ${err.message}`,
+      )
     }
     if (claims.token_use !== 'id') {
       throw new ServiceError('NotAuthorizedException', 'Invalid login token. Not an ID token.')
@@ -220,7 +272,10 @@ export class IdentityPool {
       if (value === undefined || value === null) continue
       const text = typeof value === 'string' ? value : String(value)
       if (!TAG_VALUE.test(text)) {
-        throw new ServiceError('InvalidParameterException', `The claim ${claim} cannot be the value of session tag ${tag}.`)
+        throw new ServiceError(
+          'InvalidParameterException',
+          `The claim ${claim} cannot be the value of session tag ${tag}.`,
+        )
       }
       tags[tag] = text
     }

@@ -37,30 +37,47 @@ async function refused(promise, name, message) {
 
 test('a token of this pool and client is exchanged for credentials', async () => {
   const { IdentityId } = await getId({ [provider]: alice.idToken })
-  const { Credentials } = await identity.send(new GetCredentialsForIdentityCommand({ IdentityId, Logins: { [provider]: alice.idToken } }))
+  const { Credentials } = await identity.send(
+    new GetCredentialsForIdentityCommand({ IdentityId, Logins: { [provider]: alice.idToken } }),
+  )
   assert.match(Credentials.AccessKeyId, /^ASIA[A-Z0-9]{16}$/)
   assert.ok(Credentials.Expiration > new Date(), 'short-lived, and not yet expired')
   assert.equal((await getId({ [provider]: alice.idToken })).IdentityId, IdentityId, 'one identity per user')
 })
 
 test("refused: another user pool's token, under this pool's name or its own", async () => {
-  const other = JSON.parse(execFileSync('python3', [
-    new URL('../stack/local_stack.py', import.meta.url).pathname,
-    process.env.LOCAL_STACK_TEMPLATE, 'user-pool', '--name', `other-${run}`,
-  ]))
+  const other = JSON.parse(
+    execFileSync('python3', [
+      new URL('../stack/local_stack.py', import.meta.url).pathname,
+      process.env.LOCAL_STACK_TEMPLATE,
+      'user-pool',
+      '--name',
+      `other-${run}`,
+    ]),
+  )
   const stranger = await signedInUser(`stranger-${run}@example.com`, { userPoolClientId: other.UserPoolClientId })
   assert.ok(stranger.org, 'provisioned in its own pool')
-  await refused(getId({ [provider]: stranger.idToken }), 'NotAuthorizedException', /ERR_JWT_CLAIM_VALIDATION_FAILED.*iss/)
+  await refused(
+    getId({ [provider]: stranger.idToken }),
+    'NotAuthorizedException',
+    /ERR_JWT_CLAIM_VALIDATION_FAILED.*iss/,
+  )
   const itsProvider = `cognito-idp.${stack.region}.amazonaws.com/${other.UserPoolId}`
-  await refused(getId({ [itsProvider]: stranger.idToken }), 'NotAuthorizedException', /not a provider of this identity pool/)
+  await refused(
+    getId({ [itsProvider]: stranger.idToken }),
+    'NotAuthorizedException',
+    /not a provider of this identity pool/,
+  )
 })
 
-test("refused: a token from another app client of the same pool", async () => {
-  const { UserPoolClient } = await cognito.send(new CreateUserPoolClientCommand({
-    UserPoolId: stack.userPoolId,
-    ClientName: `other-${run}`,
-    ReadAttributes: ['email', 'custom:org'],
-  }))
+test('refused: a token from another app client of the same pool', async () => {
+  const { UserPoolClient } = await cognito.send(
+    new CreateUserPoolClientCommand({
+      UserPoolId: stack.userPoolId,
+      ClientName: `other-${run}`,
+      ReadAttributes: ['email', 'custom:org'],
+    }),
+  )
   const user = await signedInUser(`other-client-${run}@example.com`, { userPoolClientId: UserPoolClient.ClientId })
   assert.equal(user.claims.aud, UserPoolClient.ClientId)
   await refused(getId({ [provider]: user.idToken }), 'NotAuthorizedException', /aud/)
@@ -77,7 +94,9 @@ test('refused: a tampered signature, and a tampered claim', async () => {
 
 test("refused: an expired token, signed with the pool's own key", async () => {
   // cognito-local's signing key, as it publishes it: everything right but the time.
-  const keys = JSON.parse(readFileSync(new URL('../../node_modules/cognito-local/lib/keys/cognitoLocal.private.json', import.meta.url)))
+  const keys = JSON.parse(
+    readFileSync(new URL('../../node_modules/cognito-local/lib/keys/cognitoLocal.private.json', import.meta.url)),
+  )
   const key = await importJWK(keys.jwk ?? keys, 'RS256')
   const now = Math.floor(Date.now() / 1000)
   const { exp, iat, ...claims } = claimsOf(alice.idToken)
@@ -119,7 +138,12 @@ test("refused: one user's token for another user's identity", async () => {
 
 test('refused: another identity pool', async () => {
   await refused(
-    identity.send(new GetIdCommand({ IdentityPoolId: `${stack.region}:00000000-0000-4000-8000-00000000dead`, Logins: { [provider]: alice.idToken } })),
+    identity.send(
+      new GetIdCommand({
+        IdentityPoolId: `${stack.region}:00000000-0000-4000-8000-00000000dead`,
+        Logins: { [provider]: alice.idToken },
+      }),
+    ),
     'ResourceNotFoundException',
   )
 })

@@ -64,11 +64,18 @@ function commandFor({ action, keys = [], resource = TABLE }) {
     case 'dynamodb:PutItem':
       return new PutItemCommand({ TableName, Item: { ...key(keys[0]), note: S('written') } })
     case 'dynamodb:UpdateItem':
-      return new UpdateItemCommand({ TableName, Key: key(keys[0]), UpdateExpression: 'SET note = :n', ExpressionAttributeValues: { ':n': S('x') } })
+      return new UpdateItemCommand({
+        TableName,
+        Key: key(keys[0]),
+        UpdateExpression: 'SET note = :n',
+        ExpressionAttributeValues: { ':n': S('x') },
+      })
     case 'dynamodb:DeleteItem':
       return new DeleteItemCommand({ TableName, Key: key(keys[0]) })
     case 'dynamodb:BatchWriteItem':
-      return new BatchWriteItemCommand({ RequestItems: { [TableName]: keys.map((k) => ({ PutRequest: { Item: key(k) } })) } })
+      return new BatchWriteItemCommand({
+        RequestItems: { [TableName]: keys.map((k) => ({ PutRequest: { Item: key(k) } })) },
+      })
     case 'dynamodb:DescribeTable':
       return new DescribeTableCommand({ TableName })
     default:
@@ -82,10 +89,16 @@ function casesFor(user, other) {
 
 // The case names are the same for any organisation: take them from placeholders.
 const names = tenantCases({ own: 'o', other: 'x', sub: 's', table: TABLE })
-for (const [expected, list] of [[true, names.allowed], [false, names.denied]]) {
+for (const [expected, list] of [
+  [true, names.allowed],
+  [false, names.denied],
+]) {
   for (const [index, [name]] of list.entries()) {
     test(`live, as the simulator says: tenant ${expected ? 'may' : 'may not'}: ${name}`, async () => {
-      for (const [user, other] of [[alice, bob], [bob, alice]]) {
+      for (const [user, other] of [
+        [alice, bob],
+        [bob, alice],
+      ]) {
         const [, request] = casesFor(user, other)[expected ? 'allowed' : 'denied'][index]
         const live = await attempt(user.client, commandFor(request))
         const what = `${user.email}: ${JSON.stringify(request)}: ${live.error?.message ?? 'allowed'}`
@@ -101,22 +114,38 @@ for (const [expected, list] of [[true, names.allowed], [false, names.denied]]) {
   }
 }
 
-test('live: what comes back is the caller\'s own', async () => {
+test("live: what comes back is the caller's own", async () => {
   const own = await alice.client.send(new GetItemCommand({ TableName: stack.tableName, Key: key(`ORG#${alice.org}`) }))
   assert.equal(own.Item.orgId.S, alice.org, 'the organisation record the function wrote')
-  const projects = await alice.client.send(new QueryCommand({
-    TableName: stack.tableName,
-    KeyConditionExpression: 'PK = :pk',
-    ExpressionAttributeValues: { ':pk': S(`ORG#${alice.org}#projects`) },
-  }))
-  assert.deepEqual(projects.Items.map((item) => item.seeded.S), [`ORG#${alice.org}#projects`])
-  const batch = await bob.client.send(new BatchGetItemCommand({
-    RequestItems: { [stack.tableName]: { Keys: [key(`ORG#${bob.org}#projects`), key('PUBLIC#pricing')] } },
-  }))
-  assert.deepEqual(batch.Responses[stack.tableName].map((item) => item.seeded.S).sort(), [`ORG#${bob.org}#projects`, 'PUBLIC#pricing'].sort())
-  const theirs = await attempt(bob.client, new GetItemCommand({ TableName: stack.tableName, Key: key(`ORG#${alice.org}`) }))
+  const projects = await alice.client.send(
+    new QueryCommand({
+      TableName: stack.tableName,
+      KeyConditionExpression: 'PK = :pk',
+      ExpressionAttributeValues: { ':pk': S(`ORG#${alice.org}#projects`) },
+    }),
+  )
+  assert.deepEqual(
+    projects.Items.map((item) => item.seeded.S),
+    [`ORG#${alice.org}#projects`],
+  )
+  const batch = await bob.client.send(
+    new BatchGetItemCommand({
+      RequestItems: { [stack.tableName]: { Keys: [key(`ORG#${bob.org}#projects`), key('PUBLIC#pricing')] } },
+    }),
+  )
+  assert.deepEqual(
+    batch.Responses[stack.tableName].map((item) => item.seeded.S).sort(),
+    [`ORG#${bob.org}#projects`, 'PUBLIC#pricing'].sort(),
+  )
+  const theirs = await attempt(
+    bob.client,
+    new GetItemCommand({ TableName: stack.tableName, Key: key(`ORG#${alice.org}`) }),
+  )
   assert.equal(theirs.allowed, false, "bob is refused alice's organisation")
-  const written = await attempt(alice.client, new PutItemCommand({ TableName: stack.tableName, Item: key(`ORG#${alice.org}#x`) }))
+  const written = await attempt(
+    alice.client,
+    new PutItemCommand({ TableName: stack.tableName, Item: key(`ORG#${alice.org}#x`) }),
+  )
   assert.equal(written.allowed, false)
   const left = await admin.send(new GetItemCommand({ TableName: stack.tableName, Key: key(`ORG#${alice.org}#x`) }))
   assert.equal(left.Item, undefined, 'the refused write wrote nothing')

@@ -48,22 +48,26 @@ export function claimsOf(token) {
 
 // A new user of the pool, signed up, confirmed (the trigger provisions them) and signed in.
 export async function signedInUser(email, { userPoolClientId = stack.clientId } = {}) {
-  await cognito.send(new SignUpCommand({
-    ClientId: userPoolClientId,
-    Username: email,
-    Password: PASSWORD,
-    UserAttributes: [{ Name: 'email', Value: email }],
-  }))
+  await cognito.send(
+    new SignUpCommand({
+      ClientId: userPoolClientId,
+      Username: email,
+      Password: PASSWORD,
+      UserAttributes: [{ Name: 'email', Value: email }],
+    }),
+  )
   await cognito.send(new ConfirmSignUpCommand({ ClientId: userPoolClientId, Username: email, ConfirmationCode: CODE }))
   return signIn(email, userPoolClientId)
 }
 
 export async function signIn(email, userPoolClientId = stack.clientId) {
-  const { AuthenticationResult: tokens } = await cognito.send(new InitiateAuthCommand({
-    ClientId: userPoolClientId,
-    AuthFlow: 'USER_PASSWORD_AUTH',
-    AuthParameters: { USERNAME: email, PASSWORD },
-  }))
+  const { AuthenticationResult: tokens } = await cognito.send(
+    new InitiateAuthCommand({
+      ClientId: userPoolClientId,
+      AuthFlow: 'USER_PASSWORD_AUTH',
+      AuthParameters: { USERNAME: email, PASSWORD },
+    }),
+  )
   const claims = claimsOf(tokens.IdToken)
   return { email, idToken: tokens.IdToken, accessToken: tokens.AccessToken, claims, org: claims['custom:org'] }
 }

@@ -23,13 +23,14 @@
 // makes it work on AWS. The template's parameters (--parameter) resolve the header values.
 // Its stage cache is not emulated.
 // Every decision is one JSON line on standard output.
-import { createServer, request as forward } from 'node:http'
+
 import { readFileSync } from 'node:fs'
+import { createServer, request as forward } from 'node:http'
 import { parseArgs } from 'node:util'
+import { ACCOUNT, REGION, rolePolicies, trustPolicy } from '../policy/tenant-policy.mjs'
 import { requestContext, Underivable } from './context.mjs'
 import { IdentityPool, ServiceError, sessionAllows } from './identity-pool.mjs'
 import { AuthFailure, authenticate } from './sigv4.mjs'
-import { ACCOUNT, REGION, rolePolicies, trustPolicy } from '../policy/tenant-policy.mjs'
 
 const { values: options } = parseArgs({
   options: {
@@ -57,15 +58,21 @@ const admin = {
 const template = JSON.parse(readFileSync(options.template, 'utf8'))
 // The local REST API's id, where the template's ARNs say ${TenantApi}.
 const API_ID = 'localapi01'
-const attributes = { 'TenantTable.Arn': settings.TableArn, 'UserPool.Arn': settings.UserPoolArn, 'Ref TenantApi': API_ID }
+const attributes = {
+  'TenantTable.Arn': settings.TableArn,
+  'UserPool.Arn': settings.UserPoolArn,
+  'Ref TenantApi': API_ID,
+}
 const policiesOf = Object.fromEntries(
   Object.values(settings.Roles).map((role) => [role, rolePolicies(options.template, role, attributes)]),
 )
-const parameters = Object.fromEntries(options.parameter.map((pair) => {
-  const at = pair.indexOf('=')
-  if (at < 1) throw new Error(`--parameter ${pair}: NAME=VALUE`)
-  return [pair.slice(0, at), pair.slice(at + 1)]
-}))
+const parameters = Object.fromEntries(
+  options.parameter.map((pair) => {
+    const at = pair.indexOf('=')
+    if (at < 1) throw new Error(`--parameter ${pair}: NAME=VALUE`)
+    return [pair.slice(0, at), pair.slice(at + 1)]
+  }),
+)
 const tables = tablesOf(template, settings)
 const sessions = new Map()
 const identityPool = new IdentityPool(settings, {
@@ -80,7 +87,10 @@ function tablesOf(transformed, { TableName, TableArn }) {
   const [definition] = Object.values(transformed.Resources).filter((r) => r.Type === 'AWS::DynamoDB::Table')
   const hash = (schema) => schema.find((k) => k.KeyType === 'HASH').AttributeName
   const indexes = {}
-  for (const index of [...(definition.Properties.GlobalSecondaryIndexes ?? []), ...(definition.Properties.LocalSecondaryIndexes ?? [])]) {
+  for (const index of [
+    ...(definition.Properties.GlobalSecondaryIndexes ?? []),
+    ...(definition.Properties.LocalSecondaryIndexes ?? []),
+  ]) {
     indexes[index.IndexName] = hash(index.KeySchema)
   }
   return { [TableName]: { arn: TableArn, partitionKey: hash(definition.Properties.KeySchema), indexes } }
@@ -126,7 +136,8 @@ function serve(port, handle, { cors = true } = {}) {
       await handle(incoming, await readBody(incoming), response)
     } catch (err) {
       log({ error: String(err?.stack ?? err) })
-      if (!response.headersSent) answer(response, 500, { __type: 'InternalServerError', message: 'local-iam failed' }, 'application/json')
+      if (!response.headersSent)
+        answer(response, 500, { __type: 'InternalServerError', message: 'local-iam failed' }, 'application/json')
     }
   })
   server.listen(Number(port), '127.0.0.1')
@@ -158,7 +169,10 @@ const identityServer = serve(options['identity-port'], async (incoming, body, re
 
 // ---------------------------------------------------------------- DynamoDB, behind IAM
 const DYNAMODB_TYPE = 'application/x-amz-json-1.0'
-const denied = (code, message) => ({ status: 400, body: { __type: `com.amazon.coral.service#${code}`, Message: message } })
+const denied = (code, message) => ({
+  status: 400,
+  body: { __type: `com.amazon.coral.service#${code}`, Message: message },
+})
 
 // Who signed a request, for both front doors: the harness's administrator, or a session this
 // identity pool issued, with its principal's ARN and its tags as IAM context keys. Throws
@@ -166,8 +180,11 @@ const denied = (code, message) => ({ status: 400, body: { __type: `com.amazon.co
 // service: what the credential scope must name (dynamodb, execute-api), as each service checks.
 async function callerOf(incoming, body, service) {
   const request = { method: incoming.method, path: incoming.url, headers: incoming.headers, body }
-  const { accessKeyId } = await authenticate(request, (key) =>
-    key === admin.accessKeyId ? { secretAccessKey: admin.secretAccessKey } : sessions.get(key), { service, region: REGION })
+  const { accessKeyId } = await authenticate(
+    request,
+    (key) => (key === admin.accessKeyId ? { secretAccessKey: admin.secretAccessKey } : sessions.get(key)),
+    { service, region: REGION },
+  )
   if (accessKeyId === admin.accessKeyId) return { administrator: true }
   const session = sessions.get(accessKeyId)
   return {
@@ -189,7 +206,10 @@ async function decide(incoming, body) {
   }
   if (caller.administrator) return { outcome: 'administrator' }
   if (caller.expired) {
-    return { outcome: 'expired', ...denied('ExpiredTokenException', 'The security token included in the request is expired') }
+    return {
+      outcome: 'expired',
+      ...denied('ExpiredTokenException', 'The security token included in the request is expired'),
+    }
   }
   const { session, principal, tags } = caller
   const operation = (incoming.headers['x-amz-target'] ?? '').replace(/^DynamoDB_20120810\./, '')
@@ -282,7 +302,8 @@ function restApiOf(transformed) {
       const pattern = new RegExp(`^${template.replace(/\{[^}]+\}/g, '([^/]+)')}$`)
       const integration = definition['x-amazon-apigateway-integration'] ?? {}
       const iam = (definition.security ?? []).some((requirement) => 'AWS_IAM' in requirement)
-      if (definition.security?.length && !iam) throw new Error(`${method} ${template}: only AWS_IAM security is emulated`)
+      if (definition.security?.length && !iam)
+        throw new Error(`${method} ${template}: only AWS_IAM security is emulated`)
       const route = { template, method: method.toUpperCase(), names, pattern, iam, type: integration.type }
       if (integration.type === 'mock') {
         const answer = integration.responses?.default ?? {}
@@ -290,14 +311,20 @@ function restApiOf(transformed) {
           status: Number(answer.statusCode ?? 200),
           headers: headersOf(answer.responseParameters, 'method.response.header.', `${method} ${template}`),
         }
-      } else if (integration.type !== 'aws_proxy') throw new Error(`${method} ${template}: integration ${integration.type} is not emulated`)
+      } else if (integration.type !== 'aws_proxy')
+        throw new Error(`${method} ${template}: integration ${integration.type} is not emulated`)
       return route
-    }))
+    }),
+  )
   const gatewayResponses = Object.fromEntries(
-    Object.entries(body['x-amazon-apigateway-gateway-responses'] ?? {}).map(([type, response]) => [type, {
-      headers: headersOf(response.responseParameters, 'gatewayresponse.header.', `gateway response ${type}`),
-      template: response.responseTemplates?.['application/json'],
-    }]))
+    Object.entries(body['x-amazon-apigateway-gateway-responses'] ?? {}).map(([type, response]) => [
+      type,
+      {
+        headers: headersOf(response.responseParameters, 'gatewayresponse.header.', `gateway response ${type}`),
+        template: response.responseTemplates?.['application/json'],
+      },
+    ]),
+  )
   return { stage: stage.Properties.StageName, routes, gatewayResponses }
 }
 
@@ -323,7 +350,8 @@ const AUTH_FAILURES = {
 
 function refusal(type, message) {
   const [status, errorType] = REFUSALS[type]
-  const custom = restApi.gatewayResponses[type] ?? restApi.gatewayResponses[status < 500 ? 'DEFAULT_4XX' : 'DEFAULT_5XX']
+  const custom =
+    restApi.gatewayResponses[type] ?? restApi.gatewayResponses[status < 500 ? 'DEFAULT_4XX' : 'DEFAULT_5XX']
   // API Gateway's own default: an IAM denial says "Message", every other refusal "message".
   let body = JSON.stringify(type === 'ACCESS_DENIED' ? { Message: message } : { message })
   if (custom?.template !== undefined) {
@@ -331,7 +359,11 @@ function refusal(type, message) {
       .replaceAll('$context.error.messageString', JSON.stringify(message))
       .replaceAll('$context.error.message', message)
   }
-  return { status, headers: { ...(custom?.headers ?? {}), 'x-amzn-errortype': errorType, 'content-type': 'application/json' }, body }
+  return {
+    status,
+    headers: { ...(custom?.headers ?? {}), 'x-amzn-errortype': errorType, 'content-type': 'application/json' },
+    body,
+  }
 }
 
 async function decideApi(incoming, body) {
@@ -339,8 +371,11 @@ async function decideApi(incoming, body) {
   const { stage, routes } = restApi
   const prefix = `/${stage}`
   const path = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : undefined
-  const match = path && routes.map((route) => ({ route, found: route.pattern.exec(path) }))
-    .find(({ route, found }) => found && route.method === incoming.method)
+  const match =
+    path &&
+    routes
+      .map((route) => ({ route, found: route.pattern.exec(path) }))
+      .find(({ route, found }) => found && route.method === incoming.method)
   // API Gateway's answer to a method it does not have, signed or not: a preflight too, when
   // the definition has no OPTIONS method.
   if (!match) return { outcome: 'no route', ...refusal('MISSING_AUTHENTICATION_TOKEN', 'Missing Authentication Token') }
@@ -354,21 +389,40 @@ async function decideApi(incoming, body) {
       const message = err.code === 'MissingAuthenticationTokenException' ? 'Missing Authentication Token' : err.message
       return { outcome: 'unauthenticated', ...refusal(AUTH_FAILURES[err.code] ?? 'ACCESS_DENIED', message) }
     }
-    if (caller.administrator) return { outcome: 'administrator', ...refusal('ACCESS_DENIED', 'The tenant API serves signed-in users only') }
-    if (caller.expired) return { outcome: 'expired', ...refusal('EXPIRED_TOKEN', 'The security token included in the request is expired') }
+    if (caller.administrator)
+      return { outcome: 'administrator', ...refusal('ACCESS_DENIED', 'The tenant API serves signed-in users only') }
+    if (caller.expired)
+      return {
+        outcome: 'expired',
+        ...refusal('EXPIRED_TOKEN', 'The security token included in the request is expired'),
+      }
   }
   if (route.mock) return { outcome: 'mock', status: route.mock.status, headers: route.mock.headers, body: '' }
   if (!caller) throw new Error(`${route.method} ${route.template}: a proxy route without IAM is not emulated`)
   const { session, principal, tags } = caller
   const resource = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/${stage}/${incoming.method}${path}`
-  const decision = await sessionAllows(policiesOf[session.role], session, { action: 'execute-api:Invoke', resource, principal, contextVariables: tags })
+  const decision = await sessionAllows(policiesOf[session.role], session, {
+    action: 'execute-api:Invoke',
+    resource,
+    principal,
+    contextVariables: tags,
+  })
   if (!decision.allowed) {
-    return { outcome: 'deny', resource, ...refusal('ACCESS_DENIED', `User: ${principal} is not authorized to perform: execute-api:Invoke on resource: ${resource}`) }
+    return {
+      outcome: 'deny',
+      resource,
+      ...refusal(
+        'ACCESS_DENIED',
+        `User: ${principal} is not authorized to perform: execute-api:Invoke on resource: ${resource}`,
+      ),
+    }
   }
   // As API Gateway builds them: the single-value map keeps the last of a repeated parameter.
   const query = Object.fromEntries(url.searchParams)
   const multi = {}
-  for (const [name, value] of url.searchParams) (multi[name] ??= []).push(value)
+  for (const [name, value] of url.searchParams) {
+    multi[name] = [...(multi[name] ?? []), value]
+  }
   const event = {
     resource: route.template,
     path,
@@ -402,7 +456,8 @@ async function decideApi(incoming, body) {
   }
   const invoked = await fetch(options['api-invoke-url'], { method: 'POST', body: JSON.stringify(event) })
   const answer = await invoked.json()
-  if (typeof answer.statusCode !== 'number') return { outcome: 'function error', ...refusal('INTEGRATION_FAILURE', 'Internal server error') }
+  if (typeof answer.statusCode !== 'number')
+    return { outcome: 'function error', ...refusal('INTEGRATION_FAILURE', 'Internal server error') }
   // The function's own headers and nothing else: a proxy integration's answer is passed on.
   return {
     outcome: 'allow',
@@ -414,12 +469,19 @@ async function decideApi(incoming, body) {
 }
 
 const restApi = restApiOf(template)
-const apiServer = options['api-port'] && restApi && serve(options['api-port'], async (incoming, body, response) => {
-  const { status, headers, body: answer, ...decision } = await decideApi(incoming, body)
-  log({ service: 'execute-api', method: incoming.method, path: incoming.url, status, ...decision })
-  response.writeHead(status, headers)
-  response.end(answer)
-}, { cors: false })
+const apiServer =
+  options['api-port'] &&
+  restApi &&
+  serve(
+    options['api-port'],
+    async (incoming, body, response) => {
+      const { status, headers, body: answer, ...decision } = await decideApi(incoming, body)
+      log({ service: 'execute-api', method: incoming.method, path: incoming.url, status, ...decision })
+      response.writeHead(status, headers)
+      response.end(answer)
+    },
+    { cors: false },
+  )
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

@@ -13,7 +13,8 @@ export class AuthFailure extends Error {
   }
 }
 
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/
 // How far a request's time may be from ours (SigV4 allows 15 minutes).
 const SKEW_MS = 15 * 60 * 1000
 
@@ -28,19 +29,28 @@ function parseAmzDate(value) {
 // secretOf(accessKeyId) -> { secretAccessKey, sessionToken? } or undefined for an unknown key.
 // expected: { service, region } the credential scope must name, as each service checks.
 // Returns { accessKeyId, service, region } of a request whose signature is right.
-export async function authenticate(request, secretOf, { service: expectedService, region: expectedRegion, now = new Date() } = {}) {
+export async function authenticate(
+  request,
+  secretOf,
+  { service: expectedService, region: expectedRegion, now = new Date() } = {},
+) {
   if (!expectedService || !expectedRegion) throw new Error('authenticate needs the expected service and region')
   const header = request.headers.authorization
   if (!header) throw new AuthFailure('MissingAuthenticationTokenException', 'Request is missing Authentication Token')
   const parsed = AUTHORIZATION.exec(header)
-  if (!parsed) throw new AuthFailure('IncompleteSignatureException', 'The Authorization header is not a SigV4 signature')
+  if (!parsed)
+    throw new AuthFailure('IncompleteSignatureException', 'The Authorization header is not a SigV4 signature')
   const [, accessKeyId, shortDate, region, service, signedHeaderList, signature] = parsed
   const known = secretOf(accessKeyId)
-  if (!known) throw new AuthFailure('UnrecognizedClientException', 'The security token included in the request is invalid.')
+  if (!known)
+    throw new AuthFailure('UnrecognizedClientException', 'The security token included in the request is invalid.')
   const signedHeaders = signedHeaderList.split(';')
   // The scope names the service and region the request is for, and host must be signed.
   if (service !== expectedService) {
-    throw new AuthFailure('InvalidSignatureException', `Credential should be scoped to correct service: '${expectedService}'.`)
+    throw new AuthFailure(
+      'InvalidSignatureException',
+      `Credential should be scoped to correct service: '${expectedService}'.`,
+    )
   }
   if (region !== expectedRegion) {
     throw new AuthFailure('InvalidSignatureException', 'Credential should be scoped to a valid region.')
@@ -51,17 +61,32 @@ export async function authenticate(request, secretOf, { service: expectedService
   // The payload hash is the body's, whatever a header says: a signed x-amz-content-sha256 must
   // equal it, so a captured request cannot carry another body; these services take no
   // UNSIGNED-PAYLOAD.
-  const bodyHash = createHash('sha256').update(request.body ?? Buffer.alloc(0)).digest('hex')
+  const bodyHash = createHash('sha256')
+    .update(request.body ?? Buffer.alloc(0))
+    .digest('hex')
   const claimed = request.headers['x-amz-content-sha256']
   if (claimed !== undefined && claimed !== bodyHash) {
-    throw new AuthFailure('InvalidSignatureException', "The provided 'x-amz-content-sha256' header does not match what was computed.")
+    throw new AuthFailure(
+      'InvalidSignatureException',
+      "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    )
   }
   const signingDate = parseAmzDate(request.headers['x-amz-date'])
-  if (!signingDate || !signedHeaders.includes('x-amz-date') || shortDate !== request.headers['x-amz-date'].slice(0, 8)) {
-    throw new AuthFailure('IncompleteSignatureException', 'The request must sign X-Amz-Date, within its credential scope')
+  if (
+    !signingDate ||
+    !signedHeaders.includes('x-amz-date') ||
+    shortDate !== request.headers['x-amz-date'].slice(0, 8)
+  ) {
+    throw new AuthFailure(
+      'IncompleteSignatureException',
+      'The request must sign X-Amz-Date, within its credential scope',
+    )
   }
   if (Math.abs(now.getTime() - signingDate.getTime()) > SKEW_MS) {
-    throw new AuthFailure('InvalidSignatureException', 'Signature expired: the request time is too far from the server time.')
+    throw new AuthFailure(
+      'InvalidSignatureException',
+      'Signature expired: the request time is too far from the server time.',
+    )
   }
   // A session key must come with its own session token, signed.
   if (known.sessionToken !== undefined) {
@@ -87,7 +112,15 @@ export async function authenticate(request, secretOf, { service: expectedService
   })
   const [path, query] = splitPath(request.path)
   const resigned = await signer.sign(
-    { method: request.method, protocol: 'http:', hostname: headers.host ?? '', path, query, headers, body: request.body },
+    {
+      method: request.method,
+      protocol: 'http:',
+      hostname: headers.host ?? '',
+      path,
+      query,
+      headers,
+      body: request.body,
+    },
     { signingDate, signableHeaders: new Set(signedHeaders) },
   )
   const expected = AUTHORIZATION.exec(resigned.headers.authorization)

@@ -15,7 +15,10 @@ export function tenantCases({ own, other, sub, table }) {
   const denied = [
     ["another tenant's organisation", { action: 'dynamodb:GetItem', keys: [`ORG#${other}`] }],
     ["a Query of another tenant's data", { action: 'dynamodb:Query', keys: [`ORG#${other}#projects`] }],
-    ["a batch mixing its own and another's keys", { action: 'dynamodb:BatchGetItem', keys: [`ORG#${own}`, `ORG#${other}`] }],
+    [
+      "a batch mixing its own and another's keys",
+      { action: 'dynamodb:BatchGetItem', keys: [`ORG#${own}`, `ORG#${other}`] },
+    ],
     ['a key that only starts with its id', { action: 'dynamodb:GetItem', keys: [`ORG#${own}0`] }],
     ['a key with its id after another prefix', { action: 'dynamodb:GetItem', keys: [`ORG#x#${own}`] }],
     ['the per-user claims', { action: 'dynamodb:GetItem', keys: [`USER#${sub}`] }],

@@ -21,7 +21,7 @@ const OTHER_TABLE = TABLE.replace('tenant-table', 'billing')
 
 for (const [name, request] of [
   ['read a claim (GetItem)', { action: 'dynamodb:GetItem' }],
-  ['write the transaction\'s puts (PutItem)', { action: 'dynamodb:PutItem' }],
+  ["write the transaction's puts (PutItem)", { action: 'dynamodb:PutItem' }],
   ['set the organisation attribute', { action: 'cognito-idp:AdminUpdateUserAttributes', resource: USER_POOL }],
 ]) {
   test(`the function may: ${name}`, () => expect(true, request))
@@ -34,7 +34,10 @@ for (const [name, request] of [
   ['read another table', { action: 'dynamodb:GetItem', resource: OTHER_TABLE }],
   ['set attributes in another pool', { action: 'cognito-idp:AdminUpdateUserAttributes', resource: OTHER_POOL }],
   ['create users', { action: 'cognito-idp:AdminCreateUser', resource: USER_POOL }],
-  ['list users (the audit runs with an operator\'s credentials)', { action: 'cognito-idp:ListUsers', resource: USER_POOL }],
+  [
+    "list users (the audit runs with an operator's credentials)",
+    { action: 'cognito-idp:ListUsers', resource: USER_POOL },
+  ],
 ]) {
   test(`the function may not: ${name}`, () => expect(false, request))
 }

@@ -2,8 +2,8 @@
 // policy simulator: a tenant reads its own organisation and public data, and nothing else.
 // Run by `make test`, which writes the transformed template first.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
 import { readFileSync } from 'node:fs'
+import { test } from 'node:test'
 import { tenantCases } from './cases.mjs'
 import { decide, rolePolicies, TABLE } from './tenant-policy.mjs'
 
@@ -50,7 +50,12 @@ test('the tenant role has exactly its two policies, the ones evaluated here and 
 // (tests/iam/guest.test.mjs), so the template has no role for them at all.
 test('no role is for signed-out visitors', () => {
   const { Resources } = JSON.parse(readFileSync(template, 'utf8'))
-  const guestRoles = Object.entries(Resources)
-    .filter(([, r]) => r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('unauthenticated'))
-  assert.deepEqual(guestRoles.map(([name]) => name), [])
+  const guestRoles = Object.entries(Resources).filter(
+    ([, r]) =>
+      r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('unauthenticated'),
+  )
+  assert.deepEqual(
+    guestRoles.map(([name]) => name),
+    [],
+  )
 })

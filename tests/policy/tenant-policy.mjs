@@ -59,7 +59,7 @@ export function rolePolicies(transformedTemplate, role, overrides = {}) {
   const attributes = { ...ATTRIBUTES, ...overrides }
   const resources = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources
   const definition = resources[role]
-  if (!definition || definition.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
+  if (definition?.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
   if (definition.Properties.ManagedPolicyArns?.length) {
     throw new Error(`${role} has managed policies, which these tests cannot evaluate`)
   }
@@ -92,7 +92,7 @@ export async function decide(policies, { action, org, keys, resource = TABLE, ro
 export function trustPolicy(transformedTemplate, role, overrides = {}) {
   const attributes = { ...ATTRIBUTES, ...overrides }
   const definition = JSON.parse(readFileSync(transformedTemplate, 'utf8')).Resources[role]
-  if (!definition || definition.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
+  if (definition?.Type !== 'AWS::IAM::Role') throw new Error(`no role ${role}`)
   return resolve(definition.Properties.AssumeRolePolicyDocument, `${role}/trust`, attributes)
 }
 

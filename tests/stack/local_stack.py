@@ -81,7 +81,7 @@ class Template:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref":
                 return self.ref(value, where)
             if key == "Condition":
@@ -114,8 +114,13 @@ class Template:
     def ref(self, name, where):
         if self.parameters.get(name, "") is None:
             raise StackError(f"{where}: the parameter {name} has no default: pass --parameter {name}=...")
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": "local",
-                  "AWS::Partition": "aws", "AWS::NoValue": NO_VALUE}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": "local",
+            "AWS::Partition": "aws",
+            "AWS::NoValue": NO_VALUE,
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -144,21 +149,38 @@ def properties(template, logical_id, handled, no_local_effect):
     if unknown:
         raise StackError(
             f"{logical_id}: the local stack does not reproduce {', '.join(unknown)}; "
-            "teach tests/stack/local_stack.py, or say in the README why it need not"
+            "teach tests/stack/local_stack.py, or say in docs/local-stand-ins.md why it need not"
         )
     return {key: value for key, value in resolved.items() if key in handled}
 
 
 USER_POOL = (
-    ["UsernameAttributes", "AutoVerifiedAttributes", "UsernameConfiguration", "AccountRecoverySetting",
-     "Policies", "Schema", "LambdaConfig"],
+    [
+        "UsernameAttributes",
+        "AutoVerifiedAttributes",
+        "UsernameConfiguration",
+        "AccountRecoverySetting",
+        "Policies",
+        "Schema",
+        "LambdaConfig",
+    ],
     # cognito-local sends no e-mail (CODE fixes the confirmation code) and has no feature plans.
     ["DeletionProtection", "UserPoolTier", "EmailConfiguration"],
 )
 USER_POOL_CLIENT = (
-    ["ClientName", "GenerateSecret", "ExplicitAuthFlows", "PreventUserExistenceErrors",
-     "EnableTokenRevocation", "ReadAttributes", "WriteAttributes", "AccessTokenValidity",
-     "IdTokenValidity", "RefreshTokenValidity", "TokenValidityUnits"],
+    [
+        "ClientName",
+        "GenerateSecret",
+        "ExplicitAuthFlows",
+        "PreventUserExistenceErrors",
+        "EnableTokenRevocation",
+        "ReadAttributes",
+        "WriteAttributes",
+        "AccessTokenValidity",
+        "IdTokenValidity",
+        "RefreshTokenValidity",
+        "TokenValidityUnits",
+    ],
     ["UserPoolId"],
 )
 TABLE = (
@@ -286,7 +308,8 @@ def environment(template, function, table_name):
     table_logical, _ = template.one("AWS::DynamoDB::Table")
     template.physical[table_logical] = table_name
     variables = template.resolve(
-        definition["Properties"].get("Environment", {}).get("Variables", {}), f"{function}.Environment")
+        definition["Properties"].get("Environment", {}).get("Variables", {}), f"{function}.Environment"
+    )
     lines = []
     for name, value in variables.items():
         if not isinstance(value, str) or "\n" in value:
@@ -328,10 +351,12 @@ def main():
         if args.command == "cognito-local-config":
             result = {
                 "LambdaClient": {
-                    "endpoint": args.lambda_endpoint, "region": REGION,
+                    "endpoint": args.lambda_endpoint,
+                    "region": REGION,
                     "credentials": {"accessKeyId": "local", "secretAccessKey": "local"},
                     # Cognito waits 5 s for a trigger and does not retry an error answer.
-                    "httpOptions": {"timeout": 5000}, "maxRetries": 0,
+                    "httpOptions": {"timeout": 5000},
+                    "maxRetries": 0,
                 },
                 "TriggerFunctions": trigger_config(template, args.function),
             }

@@ -22,8 +22,7 @@ def run(template, *args):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as stream:
         json.dump(template, stream)
     try:
-        result = subprocess.run([sys.executable, str(SCRIPT), stream.name, *args],
-                                capture_output=True, text=True)
+        result = subprocess.run([sys.executable, str(SCRIPT), stream.name, *args], capture_output=True, text=True)
     finally:
         os.unlink(stream.name)
     return result
@@ -42,8 +41,15 @@ def broken(change):
 
 
 CONFIG = ("cognito-local-config", "--lambda-endpoint", "http://127.0.0.1:9", "--function", "_")
-IDENTITY = ("identity-pool", "--user-pool-id", "us-east-1_Local", "--client-id", "client-1",
-            "--table-name", "tenants")
+IDENTITY = (
+    "identity-pool",
+    "--user-pool-id",
+    "us-east-1_Local",
+    "--client-id",
+    "client-1",
+    "--table-name",
+    "tenants",
+)
 
 
 class WhatItReads(unittest.TestCase):
@@ -63,9 +69,15 @@ class WhatItReads(unittest.TestCase):
         self.assertFalse(settings["AllowClassicFlow"])
         self.assertFalse(settings["AllowUnauthenticatedIdentities"])
         self.assertEqual(settings["Roles"], {"authenticated": "TenantRole"})
-        self.assertEqual(settings["Providers"], [
-            {"ProviderName": "cognito-idp.us-east-1.amazonaws.com/us-east-1_Local", "ClientId": "client-1"},
-        ])
+        self.assertEqual(
+            settings["Providers"],
+            [
+                {
+                    "ProviderName": "cognito-idp.us-east-1.amazonaws.com/us-east-1_Local",
+                    "ClientId": "client-1",
+                },
+            ],
+        )
         self.assertEqual(settings["TableArn"], "arn:aws:dynamodb:us-east-1:123456789012:table/tenants")
 
     def test_a_changed_template_changes_the_local_world(self):
@@ -75,11 +87,18 @@ class WhatItReads(unittest.TestCase):
         self.assertTrue(ok(template, *IDENTITY)["AllowClassicFlow"])
 
     def test_a_functions_environment_is_the_templates_with_the_parameters_given(self):
-        result = run(TRANSFORMED, "--parameter", "AllowedOrigin=http://127.0.0.1:5173",
-                     "environment", "--function", "TenantApiFunction", "--table-name", "tenants")
+        result = run(
+            TRANSFORMED,
+            "--parameter",
+            "AllowedOrigin=http://127.0.0.1:5173",
+            "environment",
+            "--function",
+            "TenantApiFunction",
+            "--table-name",
+            "tenants",
+        )
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(sorted(result.stdout.split()),
-                         ["ALLOWED_ORIGIN=http://127.0.0.1:5173", "TABLE_NAME=tenants"])
+        self.assertEqual(sorted(result.stdout.split()), ["ALLOWED_ORIGIN=http://127.0.0.1:5173", "TABLE_NAME=tenants"])
 
     def test_a_parameter_without_a_default_must_be_given(self):
         result = run(TRANSFORMED, "environment", "--function", "TenantApiFunction", "--table-name", "tenants")
@@ -104,28 +123,41 @@ class WhatItRefuses(unittest.TestCase):
         self.refused(template, CONFIG, "UserPool: the local stack does not reproduce MfaConfiguration")
 
     def test_a_trigger_cognito_local_cannot_wire(self):
-        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"].update(
-            PreSignUp={"Fn::GetAtt": ["ProvisionFunction", "Arn"]}))
+        template = broken(
+            lambda r: r["UserPool"]["Properties"]["LambdaConfig"].update(
+                PreSignUp={"Fn::GetAtt": ["ProvisionFunction", "Arn"]}
+            )
+        )
         self.refused(template, CONFIG, "LambdaConfig.PreSignUp: the local stack wires no such trigger")
 
     def test_a_token_trigger_on_another_event_version(self):
-        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"].update(
-            LambdaVersion="V2_0"))
+        template = broken(
+            lambda r: r["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"].update(
+                LambdaVersion="V2_0"
+            )
+        )
         self.refused(template, CONFIG, "cognito-local sends event V1_0 only")
 
     def test_an_intrinsic_it_cannot_evaluate(self):
-        template = broken(lambda r: r["IdentityPool"]["Properties"].update(
-            AllowClassicFlow={"Fn::ImportValue": "elsewhere"}))
+        template = broken(
+            lambda r: r["IdentityPool"]["Properties"].update(AllowClassicFlow={"Fn::ImportValue": "elsewhere"})
+        )
         self.refused(template, IDENTITY, "cannot evaluate Fn::ImportValue")
 
     def test_triggers_on_two_functions(self):
-        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"].update(
-            LambdaArn={"Fn::GetAtt": ["TenantApiFunction", "Arn"]}))
+        template = broken(
+            lambda r: r["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"].update(
+                LambdaArn={"Fn::GetAtt": ["TenantApiFunction", "Arn"]}
+            )
+        )
         self.refused(template, CONFIG, "runs one function for every trigger")
 
     def test_a_trigger_outside_the_template(self):
-        template = broken(lambda r: r["UserPool"]["Properties"]["LambdaConfig"].update(
-            PostConfirmation="arn:aws:lambda:us-east-1:123456789012:function:elsewhere"))
+        template = broken(
+            lambda r: r["UserPool"]["Properties"]["LambdaConfig"].update(
+                PostConfirmation="arn:aws:lambda:us-east-1:123456789012:function:elsewhere"
+            )
+        )
         self.refused(template, CONFIG, "not a function of this template")
 
     def test_a_second_table(self):

@@ -26,7 +26,7 @@ lint() {
   step "sam validate --lint"
   sam validate --lint --template "$template"
   # An independent scanner. Every finding it would report is decided in the template itself
-  # (Metadata.checkov.skip, with the reason); the README's security section lists them.
+  # (Metadata.checkov.skip, with the reason); docs/security.md lists them.
   step "checkov"
   "$root/.venv-checkov/bin/checkov" --file "$template" --framework cloudformation \
     --compact --quiet --skip-download

@@ -16,7 +16,9 @@ const CANDIDATES = [
 export function findChromium() {
   const found = [process.env.CHROMIUM_PATH, ...CANDIDATES].find((path) => path && existsSync(path))
   if (!found) {
-    throw new Error("No Chromium or Chrome found: install Debian's chromium (apt-get install chromium), or set CHROMIUM_PATH")
+    throw new Error(
+      "No Chromium or Chrome found: install Debian's chromium (apt-get install chromium), or set CHROMIUM_PATH",
+    )
   }
   return found
 }
@@ -27,8 +29,15 @@ export function launch() {
     headless: true,
     // As root in a container, and with no network beyond loopback: no sandbox, nothing that
     // phones home.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
 }
 
@@ -64,7 +73,9 @@ export class Person {
         { timeout: 15000 },
       )
       .catch((err) => {
-        throw new Error(`${this.email}: ${action}: ${err.message}; errors on the page: ${this.errors.join('; ') || 'none'}`)
+        throw new Error(
+          `${this.email}: ${action}: ${err.message}; errors on the page: ${this.errors.join('; ') || 'none'}`,
+        )
       })
     const status = await this.page.textContent('[data-testid=status]')
     if (!status.startsWith(expected)) throw new Error(`${this.email}: ${action}: ${status}`)
@@ -93,6 +104,7 @@ export class Person {
       otherOrg,
     )
     return this.page.$$eval('[data-testid=attempt]', (rows) =>
-      rows.map((row) => ({ outcome: row.dataset.outcome, cells: [...row.cells].map((cell) => cell.textContent) })))
+      rows.map((row) => ({ outcome: row.dataset.outcome, cells: [...row.cells].map((cell) => cell.textContent) })),
+    )
   }
 }

@@ -35,7 +35,7 @@ after(async () => {
 
 // On AWS the app is hosted apart from the API: the page must reach the API across origins,
 // with only the CORS headers the template produces.
-test('the page is served from its own origin, the one the stack admits, not the API\'s', () => {
+test("the page is served from its own origin, the one the stack admits, not the API's", () => {
   assert.equal(new URL(app.url).origin, process.env.WEB_ORIGIN)
   assert.notEqual(new URL(app.url).origin, new URL(process.env.TenantApiUrl).origin)
 })
@@ -50,16 +50,34 @@ for (const who of ['alice', 'bob']) {
   test(`${who} sees their own items and the public ones, and nobody else's`, async () => {
     const [me, other] = who === 'alice' ? [alice, bob] : [bob, alice]
     const own = await me.items('own-items')
-    assert.ok(own.some((item) => item.startsWith(`ORG#${me.org} / ORG`)), own.join('\n'))
-    assert.ok(own.some((item) => item.startsWith(`ORG#${me.org} / MEMBER#`)), 'the membership the function wrote')
-    assert.ok(own.some((item) => item.includes(`${who}: `)), 'the seeded project')
-    assert.ok(own.every((item) => item.startsWith(`ORG#${me.org}`)), 'nothing outside the organisation')
+    assert.ok(
+      own.some((item) => item.startsWith(`ORG#${me.org} / ORG`)),
+      own.join('\n'),
+    )
+    assert.ok(
+      own.some((item) => item.startsWith(`ORG#${me.org} / MEMBER#`)),
+      'the membership the function wrote',
+    )
+    assert.ok(
+      own.some((item) => item.includes(`${who}: `)),
+      'the seeded project',
+    )
+    assert.ok(
+      own.every((item) => item.startsWith(`ORG#${me.org}`)),
+      'nothing outside the organisation',
+    )
     assert.ok(!own.join().includes(other.org))
     const api = JSON.parse(await me.page.textContent('[data-testid=api-answer]'))
     assert.equal(api.organisation.orgId, me.org, 'the API serves the same organisation')
-    assert.deepEqual(api.members.members.map((m) => m.role), ['owner'])
+    assert.deepEqual(
+      api.members.members.map((m) => m.role),
+      ['owner'],
+    )
     const shared = await me.items('public-items')
-    assert.ok(shared.every((item) => item.startsWith('PUBLIC#pricing / ')), shared.join('\n'))
+    assert.ok(
+      shared.every((item) => item.startsWith('PUBLIC#pricing / ')),
+      shared.join('\n'),
+    )
     for (const plan of ['PLAN#basic — basic: 0 a month', 'PLAN#pro — pro: 49 a month']) {
       assert.ok(shared.includes(`PUBLIC#pricing / ${plan}`), `${plan} in ${shared.join('\n')}`)
     }
@@ -76,14 +94,17 @@ for (const who of ['alice', 'bob']) {
         : /^AccessDeniedException: User: arn:aws:sts::\d+:assumed-role\/TenantRole\//
       assert.match(cells[2], refusal, cells.join(' | '))
     }
-    assert.deepEqual(attempts.map(({ cells }) => cells[0]), [
-      "another tenant's partition",
-      "another tenant's organisation, through the API",
-      "a key that only starts with the organisation's id",
-      'the whole table',
-      'a write to its own organisation',
-      'an index',
-    ])
+    assert.deepEqual(
+      attempts.map(({ cells }) => cells[0]),
+      [
+        "another tenant's partition",
+        "another tenant's organisation, through the API",
+        "a key that only starts with the organisation's id",
+        'the whole table',
+        'a write to its own organisation',
+        'an index',
+      ],
+    )
     assert.ok(attempts[0].cells[1].includes(`ORG#${other.org}`))
     assert.ok(attempts[1].cells[1].includes(`/orgs/${other.org}`))
   })

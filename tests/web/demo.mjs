@@ -6,10 +6,10 @@
 // Usage (through tests/local-aws.sh): node tests/web/demo.mjs SCREENSHOT.png EMAIL...
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { GetItemCommand, QueryCommand, ScanCommand, PutItemCommand } from '@aws-sdk/client-dynamodb'
-import { decide } from '../policy/tenant-policy.mjs'
-import { attempt, PASSWORD, signIn, stack, tableArn as TABLE, tenantClient, tenantPolicies } from '../iam/local.mjs'
+import { GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb'
 import { startWebApp } from '../../web/serve.mjs'
+import { attempt, PASSWORD, signIn, stack, tableArn as TABLE, tenantClient, tenantPolicies } from '../iam/local.mjs'
+import { decide } from '../policy/tenant-policy.mjs'
 import { launch, Person } from './browser.mjs'
 import { seedProjects, seedPublic } from './seed.mjs'
 
@@ -31,19 +31,55 @@ for (const person of people) await seedProjects(person.org, [`${person.email.spl
 function requestsOf(person, other) {
   const table = stack.tableName
   return [
-    [`GetItem ORG#${person.org}`, new GetItemCommand({ TableName: table, Key: key(`ORG#${person.org}`) }),
-      { action: 'dynamodb:GetItem', keys: [`ORG#${person.org}`] }, true],
-    [`Query ORG#${person.org}#projects`, new QueryCommand({ TableName: table, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': S(`ORG#${person.org}#projects`) } }),
-      { action: 'dynamodb:Query', keys: [`ORG#${person.org}#projects`] }, true],
-    ['Query PUBLIC#pricing', new QueryCommand({ TableName: table, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': S('PUBLIC#pricing') } }),
-      { action: 'dynamodb:Query', keys: ['PUBLIC#pricing'] }, true],
-    [`Query ORG#${other.org}`, new QueryCommand({ TableName: table, KeyConditionExpression: 'PK = :pk', ExpressionAttributeValues: { ':pk': S(`ORG#${other.org}`) } }),
-      { action: 'dynamodb:Query', keys: [`ORG#${other.org}`] }, false],
-    [`GetItem ORG#${person.org}0`, new GetItemCommand({ TableName: table, Key: key(`ORG#${person.org}0`) }),
-      { action: 'dynamodb:GetItem', keys: [`ORG#${person.org}0`] }, false],
+    [
+      `GetItem ORG#${person.org}`,
+      new GetItemCommand({ TableName: table, Key: key(`ORG#${person.org}`) }),
+      { action: 'dynamodb:GetItem', keys: [`ORG#${person.org}`] },
+      true,
+    ],
+    [
+      `Query ORG#${person.org}#projects`,
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': S(`ORG#${person.org}#projects`) },
+      }),
+      { action: 'dynamodb:Query', keys: [`ORG#${person.org}#projects`] },
+      true,
+    ],
+    [
+      'Query PUBLIC#pricing',
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': S('PUBLIC#pricing') },
+      }),
+      { action: 'dynamodb:Query', keys: ['PUBLIC#pricing'] },
+      true,
+    ],
+    [
+      `Query ORG#${other.org}`,
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': S(`ORG#${other.org}`) },
+      }),
+      { action: 'dynamodb:Query', keys: [`ORG#${other.org}`] },
+      false,
+    ],
+    [
+      `GetItem ORG#${person.org}0`,
+      new GetItemCommand({ TableName: table, Key: key(`ORG#${person.org}0`) }),
+      { action: 'dynamodb:GetItem', keys: [`ORG#${person.org}0`] },
+      false,
+    ],
     ['Scan (the whole table)', new ScanCommand({ TableName: table }), { action: 'dynamodb:Scan' }, false],
-    [`PutItem ORG#${person.org}`, new PutItemCommand({ TableName: table, Item: key(`ORG#${person.org}`, 'INJECTED') }),
-      { action: 'dynamodb:PutItem', keys: [`ORG#${person.org}`] }, false],
+    [
+      `PutItem ORG#${person.org}`,
+      new PutItemCommand({ TableName: table, Item: key(`ORG#${person.org}`, 'INJECTED') }),
+      { action: 'dynamodb:PutItem', keys: [`ORG#${person.org}`] },
+      false,
+    ],
   ]
 }
 
@@ -57,7 +93,9 @@ for (const person of people) {
     const offline = await decide(policies, { org: person.org, resource: TABLE, ...question })
     const wrong = live.allowed !== expected || offline.allowed !== expected
     surprises += wrong ? 1 : 0
-    console.log(`  ${person.email.padEnd(20)} ${shown.padEnd(58)} ${word(live.allowed).padEnd(8)} ${word(offline.allowed)}${wrong ? '   <-- NOT AS EXPECTED' : ''}`)
+    console.log(
+      `  ${person.email.padEnd(20)} ${shown.padEnd(58)} ${word(live.allowed).padEnd(8)} ${word(offline.allowed)}${wrong ? '   <-- NOT AS EXPECTED' : ''}`,
+    )
   }
 }
 

@@ -6,19 +6,26 @@ import { admin, stack } from '../iam/local.mjs'
 const S = (value) => ({ S: value })
 
 export async function seedPublic() {
-  for (const [plan, price] of [['basic', '0'], ['pro', '49']]) {
-    await admin.send(new PutItemCommand({
-      TableName: stack.tableName,
-      Item: { PK: S('PUBLIC#pricing'), SK: S(`PLAN#${plan}`), plan: S(`${plan}: ${price} a month`) },
-    }))
+  for (const [plan, price] of [
+    ['basic', '0'],
+    ['pro', '49'],
+  ]) {
+    await admin.send(
+      new PutItemCommand({
+        TableName: stack.tableName,
+        Item: { PK: S('PUBLIC#pricing'), SK: S(`PLAN#${plan}`), plan: S(`${plan}: ${price} a month`) },
+      }),
+    )
   }
 }
 
 export async function seedProjects(org, names) {
   for (const [index, name] of names.entries()) {
-    await admin.send(new PutItemCommand({
-      TableName: stack.tableName,
-      Item: { PK: S(`ORG#${org}#projects`), SK: S(`P#${index + 1}`), name: S(name) },
-    }))
+    await admin.send(
+      new PutItemCommand({
+        TableName: stack.tableName,
+        Item: { PK: S(`ORG#${org}#projects`), SK: S(`P#${index + 1}`), name: S(name) },
+      }),
+    )
   }
 }

@@ -1,5 +1,5 @@
 // What the app needs to know about the stack, from /config.json beside it: the same build runs
-// against the local stand-ins or a deployed stack (README: "The web app").
+// against the local stand-ins or a deployed stack (docs/web-app.md).
 export interface AppConfig {
   region: string
   userPoolId: string

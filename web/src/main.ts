@@ -56,12 +56,14 @@ async function main() {
     run('Signing up', async () => {
       await account.signUp(field('email'), field('password'))
       return 'Signed up: enter the code sent to your e-mail, then Confirm.'
-    }))
+    }),
+  )
   form.querySelector('[data-action="confirm"]')?.addEventListener('click', () =>
     run('Confirming', async () => {
       await account.confirm(field('email'), field('code'))
       return 'Confirmed: your organisation was made. Sign in.'
-    }))
+    }),
+  )
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     void run('Signing in', async () => {

@@ -1,21 +1,22 @@
 // The data path: the user pool for tokens, the identity pool for credentials, DynamoDB for data.
+
+import { Sha256 } from '@aws-crypto/sha256-js'
 import {
   CognitoIdentityProviderClient,
   ConfirmSignUpCommand,
   SignUpCommand,
 } from '@aws-sdk/client-cognito-identity-provider'
-import { AuthenticationDetails, CognitoUser, CognitoUserPool, type ICognitoStorage } from 'amazon-cognito-identity-js'
 import {
+  type AttributeValue,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   ScanCommand,
-  type AttributeValue,
 } from '@aws-sdk/client-dynamodb'
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
-import { Sha256 } from '@aws-crypto/sha256-js'
 import { SignatureV4 } from '@smithy/signature-v4'
+import { AuthenticationDetails, CognitoUser, CognitoUserPool, type ICognitoStorage } from 'amazon-cognito-identity-js'
 import type { AppConfig } from './config'
 
 export type Item = Record<string, AttributeValue>
@@ -30,16 +31,20 @@ export class Account {
   }
 
   async signUp(email: string, password: string): Promise<void> {
-    await this.cognito.send(new SignUpCommand({
-      ClientId: this.config.userPoolClientId,
-      Username: email,
-      Password: password,
-      UserAttributes: [{ Name: 'email', Value: email }],
-    }))
+    await this.cognito.send(
+      new SignUpCommand({
+        ClientId: this.config.userPoolClientId,
+        Username: email,
+        Password: password,
+        UserAttributes: [{ Name: 'email', Value: email }],
+      }),
+    )
   }
 
   async confirm(email: string, code: string): Promise<void> {
-    await this.cognito.send(new ConfirmSignUpCommand({ ClientId: this.config.userPoolClientId, Username: email, ConfirmationCode: code }))
+    await this.cognito.send(
+      new ConfirmSignUpCommand({ ClientId: this.config.userPoolClientId, Username: email, ConfirmationCode: code }),
+    )
   }
 
   // SRP (or password auth, where config.json says so), by AWS's own Cognito library: the
@@ -58,7 +63,8 @@ export class Account {
         onSuccess: (session) => resolve(session.getIdToken().getJwtToken()),
         onFailure: reject,
         newPasswordRequired: () => reject(new Error('a new password is required: sign in elsewhere first')),
-      }))
+      }),
+    )
     return new Tenant(this.config, idToken)
   }
 }
@@ -85,7 +91,10 @@ export class Tenant {
   readonly org: string
   private readonly dynamodb: DynamoDBClient
   private readonly signer: SignatureV4
-  constructor(private readonly config: AppConfig, idToken: string) {
+  constructor(
+    private readonly config: AppConfig,
+    idToken: string,
+  ) {
     const claims = JSON.parse(atob(idToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
     this.org = claims['custom:org']
     const provider = `cognito-idp.${config.region}.amazonaws.com/${config.userPoolId}`
@@ -126,18 +135,22 @@ export class Tenant {
     const body = await response.json()
     if (!response.ok) {
       // API Gateway says "message" in its gateway responses, "Message" in an IAM denial.
-      throw Object.assign(new Error(body.message ?? body.Message ?? `HTTP ${response.status}`), { name: `HTTP ${response.status}` })
+      throw Object.assign(new Error(body.message ?? body.Message ?? `HTTP ${response.status}`), {
+        name: `HTTP ${response.status}`,
+      })
     }
     return body
   }
 
   // Every item of one partition.
   async partition(pk: string): Promise<Item[]> {
-    const { Items = [] } = await this.dynamodb.send(new QueryCommand({
-      TableName: this.config.tableName,
-      KeyConditionExpression: 'PK = :pk',
-      ExpressionAttributeValues: { ':pk': { S: pk } },
-    }))
+    const { Items = [] } = await this.dynamodb.send(
+      new QueryCommand({
+        TableName: this.config.tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': { S: pk } },
+      }),
+    )
     return Items
   }
 
@@ -155,21 +168,45 @@ export class Tenant {
     const tries: [string, string, () => Promise<unknown>][] = [
       ["another tenant's partition", `Query PK = ORG#${other}`, () => this.partition(`ORG#${other}`)],
       ...(this.hasApi
-        ? [["another tenant's organisation, through the API", `GET /orgs/${other}`, () => this.api(`/orgs/${other}`)] as [string, string, () => Promise<unknown>]]
+        ? [
+            [
+              "another tenant's organisation, through the API",
+              `GET /orgs/${other}`,
+              () => this.api(`/orgs/${other}`),
+            ] as [string, string, () => Promise<unknown>],
+          ]
         : []),
-      ["a key that only starts with the organisation's id", `GetItem PK = ORG#${this.org}0`, () =>
-        this.dynamodb.send(new GetItemCommand({ TableName: table, Key: { PK: { S: `ORG#${this.org}0` }, SK: { S: 'ORG' } } }))],
+      [
+        "a key that only starts with the organisation's id",
+        `GetItem PK = ORG#${this.org}0`,
+        () =>
+          this.dynamodb.send(
+            new GetItemCommand({ TableName: table, Key: { PK: { S: `ORG#${this.org}0` }, SK: { S: 'ORG' } } }),
+          ),
+      ],
       ['the whole table', 'Scan', () => this.dynamodb.send(new ScanCommand({ TableName: table }))],
-      ['a write to its own organisation', `PutItem PK = ORG#${this.org}`, () =>
-        this.dynamodb.send(new PutItemCommand({ TableName: table, Item: { PK: { S: `ORG#${this.org}` }, SK: { S: 'INJECTED' } } }))],
-      ['an index', 'Query IndexName = by-owner', () =>
-        this.dynamodb.send(new QueryCommand({
-          TableName: table,
-          IndexName: 'by-owner',
-          KeyConditionExpression: '#o = :o',
-          ExpressionAttributeNames: { '#o': 'owner' },
-          ExpressionAttributeValues: { ':o': { S: this.org } },
-        }))],
+      [
+        'a write to its own organisation',
+        `PutItem PK = ORG#${this.org}`,
+        () =>
+          this.dynamodb.send(
+            new PutItemCommand({ TableName: table, Item: { PK: { S: `ORG#${this.org}` }, SK: { S: 'INJECTED' } } }),
+          ),
+      ],
+      [
+        'an index',
+        'Query IndexName = by-owner',
+        () =>
+          this.dynamodb.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: 'by-owner',
+              KeyConditionExpression: '#o = :o',
+              ExpressionAttributeNames: { '#o': 'owner' },
+              ExpressionAttributeValues: { ':o': { S: this.org } },
+            }),
+          ),
+      ],
     ]
     const attempts: Attempt[] = []
     for (const [name, request, send] of tries) {

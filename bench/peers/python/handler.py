@@ -20,26 +20,41 @@ TABLE = os.environ["TABLE_NAME"]
 def handle(event):
     sub = event["request"]["userAttributes"]["sub"]
     if event["triggerSource"].startswith("TokenGeneration_"):
-        dynamodb.get_item(TableName=TABLE, Key={"PK": {"S": f"USER#{sub}"}, "SK": {"S": "ORG_CLAIM"}},
-                          ConsistentRead=True, ProjectionExpression="orgId")
+        dynamodb.get_item(
+            TableName=TABLE,
+            Key={"PK": {"S": f"USER#{sub}"}, "SK": {"S": "ORG_CLAIM"}},
+            ConsistentRead=True,
+            ProjectionExpression="orgId",
+        )
         return event
     org = str(uuid.uuid4())
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
     def put(pk, sk, kind, extra, on_conflict="NONE"):
         item = {"PK": pk, "SK": sk, "kind": kind, "orgId": org, "createdAt": now, **extra}
-        return {"Put": {"TableName": TABLE, "Item": {k: {"S": v} for k, v in item.items()},
-                        "ConditionExpression": "attribute_not_exists(#pk)",
-                        "ExpressionAttributeNames": {"#pk": "PK"},
-                        "ReturnValuesOnConditionCheckFailure": on_conflict}}
+        return {
+            "Put": {
+                "TableName": TABLE,
+                "Item": {k: {"S": v} for k, v in item.items()},
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": "PK"},
+                "ReturnValuesOnConditionCheckFailure": on_conflict,
+            }
+        }
 
-    dynamodb.transact_write_items(ClientRequestToken=org, TransactItems=[
-        put(f"ORG#{org}", "ORG", "organisation", {"createdBy": sub}),
-        put(f"ORG#{org}", f"MEMBER#{sub}", "membership", {"sub": sub, "role": "owner"}),
-        put(f"USER#{sub}", "ORG_CLAIM", "claim", {"sub": sub}, "ALL_OLD"),
-    ])
-    cognito.admin_update_user_attributes(UserPoolId=event["userPoolId"], Username=event["userName"],
-                                         UserAttributes=[{"Name": "custom:org", "Value": org}])
+    dynamodb.transact_write_items(
+        ClientRequestToken=org,
+        TransactItems=[
+            put(f"ORG#{org}", "ORG", "organisation", {"createdBy": sub}),
+            put(f"ORG#{org}", f"MEMBER#{sub}", "membership", {"sub": sub, "role": "owner"}),
+            put(f"USER#{sub}", "ORG_CLAIM", "claim", {"sub": sub}, "ALL_OLD"),
+        ],
+    )
+    cognito.admin_update_user_attributes(
+        UserPoolId=event["userPoolId"],
+        Username=event["userName"],
+        UserAttributes=[{"Name": "custom:org", "Value": org}],
+    )
     return event
 
 
@@ -54,8 +69,12 @@ def main():
             path, body = "response", json.dumps(handle(event))
         except Exception as err:  # reported to the Runtime API, as Lambda's runtime does
             path, body = "error", json.dumps({"errorType": type(err).__name__, "errorMessage": str(err)})
-        api.request("POST", f"/2018-06-01/runtime/invocation/{request_id}/{path}", body=body,
-                    headers={"Content-Type": "application/json"})
+        api.request(
+            "POST",
+            f"/2018-06-01/runtime/invocation/{request_id}/{path}",
+            body=body,
+            headers={"Content-Type": "application/json"},
+        )
         api.getresponse().read()
 
 
