@@ -28,7 +28,7 @@ API_FUNCTION := tenant-api
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BOOTSTRAP := $(TARGET_DIR)/lambda/$(FUNCTION)/bootstrap
 API_BOOTSTRAP := $(TARGET_DIR)/lambda/$(API_FUNCTION)/bootstrap
-LOCAL_AWS := LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_API_ARTIFACT=$(abspath $(API_BOOTSTRAP)) tests/local-aws.sh
+LOCAL_AWS := LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_API_ARTIFACT=$(abspath $(API_BOOTSTRAP)) local/aws.sh
 TEMPLATE := template.yaml
 TRANSFORMED := $(TARGET_DIR)/template/transformed.json
 # One variable for the CPU: the build's Rust target and the stack's Architecture parameter
@@ -44,7 +44,7 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
   --bin $(FUNCTION) --bin $(API_FUNCTION)
 
 .DELETE_ON_ERROR:
-.PHONY: all tools build test check style rules policy lint unit local-stack-checks integration live deploy-checks template-checks \
+.PHONY: all tools build test check style rules policy lint unit local-checks integration live deploy-checks template-checks \
         template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors bench-checks fuzz deploy clean
 all: test
 
@@ -132,7 +132,7 @@ rules: .local/bin/cfn-guard
 policy: .venv/.installed node_modules/.installed
 	CHECKS=policy tests/template/check.sh $(TEMPLATE)
 
-check: lint style unit rules policy local-stack-checks
+check: lint style unit rules policy local-checks
 	@echo "make check: passed (make test runs everything, the local stack included)"
 
 unit:
@@ -140,7 +140,7 @@ unit:
 
 # Every test in tests/*.rs that needs the local stand-ins is #[ignore]d for plain cargo test.
 integration: .venv/.installed node_modules/.installed build
-	$(LOCAL_AWS) cargo test --tests -- --ignored
+	$(LOCAL_AWS) cargo test --test integration -- --ignored
 
 # The template's proofs: lint, invariant rules (and their own cases), policy evaluation.
 template-checks: tools
@@ -150,10 +150,12 @@ template-checks: tools
 template-mutations: tools build web browser
 	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_API_ARTIFACT=$(abspath $(API_BOOTSTRAP)) tests/template/mutations.sh
 
-# The data path, live: the local identity pool and IAM gateway (tests/iam), their own cases,
-# every policy case sent as a signed request, and the web app in headless Chromium (tests/web).
+# The data path, live, on the local world (local/): every policy case sent as a signed request
+# (tests/live), the web app in headless Chromium (tests/web), and the identity pool's and the
+# IAM gateway's own refusals, which need the stack too (local/tests).
+LOCAL_LIVE_TESTS := local/tests/identity-pool.test.mjs local/tests/gateway.test.mjs
 live: .venv/.installed node_modules/.installed build web browser
-	$(LOCAL_AWS) node --test --test-reporter=spec tests/iam/ tests/web/
+	$(LOCAL_AWS) node --test --test-reporter=spec tests/live/ tests/web/ $(LOCAL_LIVE_TESTS)
 
 # The build and deploy scripts: the artifact check refuses what Lambda would not start, and the
 # deploy passes the built binary's Architecture (tests/deploy, against a stand-in sam).
@@ -161,9 +163,12 @@ deploy-checks: .venv/.installed build
 	LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) LAMBDA_ARCH=$(LAMBDA_ARCH) LAMBDA_GLIBC=$(LAMBDA_GLIBC) \
 	  python3 -m unittest discover --start-directory tests/deploy --verbose
 
-# The maker of the local world from the template: what it reads, and what it refuses.
-local-stack-checks: .venv/.installed $(TRANSFORMED)
-	TRANSFORMED_TEMPLATE=$(TRANSFORMED) python3 -m unittest discover --start-directory tests/stack --verbose
+# The local world's own offline tests: the maker of the local world from the template (what it
+# reads, what it refuses), the gateway's reading of requests and its SigV4 check, and guests.
+LOCAL_OFFLINE_TESTS := $(filter-out $(LOCAL_LIVE_TESTS),$(wildcard local/tests/*.test.mjs))
+local-checks: .venv/.installed node_modules/.installed $(TRANSFORMED)
+	TRANSFORMED_TEMPLATE=$(TRANSFORMED) python3 -m unittest discover --start-directory local/tests --verbose
+	node --test --test-reporter=dot $(LOCAL_OFFLINE_TESTS)
 
 # sam build packages the very binary the integration tests ran.
 sam-build: tools build
@@ -178,7 +183,7 @@ bench-checks: .venv/.installed
 	python3 -m unittest discover --start-directory bench --pattern 'test_*.py' --verbose
 
 # Each part in turn, timed; a failure names its part. The parts are make targets of their own.
-TEST_PARTS := lint style unit local-stack-checks integration live deploy-checks bench-checks \
+TEST_PARTS := lint style unit local-checks integration live deploy-checks bench-checks \
               template-checks template-mutations sam-build
 test:
 	@times=(); \
@@ -192,9 +197,9 @@ test:
 	done; \
 	echo "make test: every part passed"; printf '  %s\n' "$${times[@]}"
 
-$(TRANSFORMED): $(TEMPLATE) tests/policy/transform.py .venv/.installed
+$(TRANSFORMED): $(TEMPLATE) local/transform.py .venv/.installed
 	mkdir -p $(@D)
-	$(OFFLINE_REGION) python3 tests/policy/transform.py $(TEMPLATE) $@
+	$(OFFLINE_REGION) python3 local/transform.py $(TEMPLATE) $@
 
 DEMO_SCREENSHOT := $(abspath $(TARGET_DIR))/demo/web-app.png
 demo: .venv/.installed node_modules/.installed build web browser
@@ -240,7 +245,7 @@ bench: bench-startup
 	mkdir -p $(dir $(API_BENCH)) && rm -f $(API_BENCH)
 	API_BENCH=$(API_BENCH) API_BENCH_LABEL=tenant-api $(LOCAL_AWS) cargo run --quiet --example api_bench
 	API_BENCH=$(API_BENCH) API_BENCH_LABEL="bare lambda_http echo" LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) \
-	  LAMBDA_API_ARTIFACT=$(abspath $(ECHO_BOOTSTRAP)) tests/local-aws.sh cargo run --quiet --example api_bench
+	  LAMBDA_API_ARTIFACT=$(abspath $(ECHO_BOOTSTRAP)) local/aws.sh cargo run --quiet --example api_bench
 
 # Hostile input: libFuzzer over both triggers' event handling, seeded from events/, for
 # FUZZ_SECONDS (default 600). RUSTC_BOOTSTRAP lets the one stable toolchain here take the

@@ -16,7 +16,7 @@ table and the machine's noise fall on all alike):
   warm    one process each: WARM_INVOCATIONS sign-ups, then as many tokens of provisioned
           users, after a warm-up: latency, CPU per invocation (/proc, every thread), round trips.
 
-Usage (tests/local-aws.sh provides the stand-ins; make bench-startup runs it):
+Usage (local/aws.sh provides the stand-ins; make bench-startup runs it):
   python3 bench/run.py --out target/bench/startup.json --chart target/bench/startup.svg
 """
 
@@ -250,7 +250,7 @@ class World:
             made = subprocess.run(
                 [
                     sys.executable,
-                    os.path.join(ROOT, "tests", "stack", "local_stack.py"),
+                    os.path.join(ROOT, "local", "stack.py"),
                     os.environ["LOCAL_STACK_TEMPLATE"],
                     "user-pool",
                     "--name",
@@ -418,7 +418,7 @@ def one_run(world, chosen, args, work, run_number):
     subprocess.run(
         [
             sys.executable,
-            os.path.join(ROOT, "tests", "stack", "local_stack.py"),
+            os.path.join(ROOT, "local", "stack.py"),
             os.environ["LOCAL_STACK_TEMPLATE"],
             "table",
             "--name",

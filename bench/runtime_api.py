@@ -7,27 +7,19 @@ The harness hands it one event at a time and learns three moments: when the proc
 asks for work (the end of its init), when it took the event, and when it answered."""
 
 import json
+import os
 import queue
-import ssl
 import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+# The local world's HTTP plumbing (local/http_relay.py), shared with the fault proxy.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "local"))
+from http_relay import QuietServer  # noqa: E402
 
 PREFIX = "/2018-06-01/runtime"
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A threaded server that does not print a peer's hang-up: processes are killed mid-poll on
-    purpose, and a client that refuses the TLS certificate drops its connection."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        error = sys.exc_info()[1]
-        if not isinstance(error, (ConnectionError, ssl.SSLError)):
-            super().handle_error(request, client_address)
 
 
 class RuntimeApi:

@@ -3,7 +3,7 @@
 //! (the third at her first sign-in). Prints what Cognito, the table, the ID tokens and the
 //! function's log say; then, live, what the tenant role lets each of them read through the
 //! local identity pool and IAM gateway, and a screenshot of the web app
-//! (tests/web/demo.mjs). Run through tests/local-aws.sh, which starts the servers.
+//! (tests/web/demo.mjs). Run through local/aws.sh, which starts the servers.
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -1,5 +1,5 @@
 // Serves the built app (web/dist) on 127.0.0.1, with /config.json made from the stack's outputs
-// in the environment (as tests/local-aws.sh sets them): the local stand-in for hosting the app
+// in the environment (as local/aws.sh sets them): the local stand-in for hosting the app
 // beside a deployed stack. `node web/serve.mjs` (make up) keeps serving until stopped; the demo
 // and the browser test start it in-process with startWebApp().
 
@@ -19,7 +19,7 @@ const TYPES = {
 
 export function configFromEnvironment(env = process.env) {
   const need = (name) => {
-    if (!env[name]) throw new Error(`${name} is not set: run this through tests/local-aws.sh`)
+    if (!env[name]) throw new Error(`${name} is not set: run this through local/aws.sh`)
     return env[name]
   }
   return {
@@ -39,7 +39,7 @@ export function configFromEnvironment(env = process.env) {
   }
 }
 
-// The port defaults to WEB_PORT (tests/local-aws.sh): the origin the stack's CORS admits.
+// The port defaults to WEB_PORT (local/aws.sh): the origin the stack's CORS admits.
 export async function startWebApp({ port = Number(process.env.WEB_PORT ?? 0), config = configFromEnvironment() } = {}) {
   const index = await readFile(join(DIST, 'index.html')).catch(() => {
     throw new Error('web/dist is missing: run make web')

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
-import { API, API_ID, decide, rolePolicies } from './tenant-policy.mjs'
+import { API, API_ID, decide, rolePolicies } from '../../local/iam/policies.mjs'
 
 const template = process.env.TRANSFORMED_TEMPLATE
 assert.ok(template, 'TRANSFORMED_TEMPLATE is not set: run `make test`')

@@ -1,5 +1,5 @@
 // The tenant role's cases, stated once: what a session tagged with organisation `own` may and
-// may not do. isolation.test.mjs evaluates each with the simulator, offline; tests/iam/live.test.mjs
+// may not do. isolation.test.mjs evaluates each with the simulator, offline; tests/live/data-path.test.mjs
 // sends each as a signed request through the local IAM gateway and asserts the same decision.
 // `table` is the table's ARN; `other` another tenant's organisation; `sub` some user's sub.
 export function tenantCases({ own, other, sub, table }) {

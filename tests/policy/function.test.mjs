@@ -3,7 +3,7 @@
 // job's three calls (claim read, transaction puts, attribute update) on this table and pool.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decide, rolePolicies, TABLE, USER_POOL } from './tenant-policy.mjs'
+import { decide, rolePolicies, TABLE, USER_POOL } from '../../local/iam/policies.mjs'
 
 const template = process.env.TRANSFORMED_TEMPLATE
 assert.ok(template, 'TRANSFORMED_TEMPLATE is not set: run `make test`')

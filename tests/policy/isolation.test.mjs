@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
+import { decide, rolePolicies, TABLE } from '../../local/iam/policies.mjs'
 import { tenantCases } from './cases.mjs'
-import { decide, rolePolicies, TABLE } from './tenant-policy.mjs'
 
 const template = process.env.TRANSFORMED_TEMPLATE
 assert.ok(template, 'TRANSFORMED_TEMPLATE is not set: run `make test`')
@@ -47,7 +47,7 @@ test('the tenant role has exactly its two policies, the ones evaluated here and 
 })
 
 // Guest credentials would be narrowed by Cognito's session policy to nothing of this stack
-// (tests/iam/guest.test.mjs), so the template has no role for them at all.
+// (local/tests/guest.test.mjs), so the template has no role for them at all.
 test('no role is for signed-out visitors', () => {
   const { Resources } = JSON.parse(readFileSync(template, 'utf8'))
   const guestRoles = Object.entries(Resources).filter(

@@ -1,5 +1,5 @@
 //! A launch-day burst: many sign-up confirmations at once while Cognito's attribute-update
-//! quota throttles, then every user's first sign-in. Shared by tests/concurrency.rs (100 users,
+//! quota throttles, then every user's first sign-in. Shared by tests/integration/concurrency.rs (100 users,
 //! in make test) and examples/bench.rs (1,000, in make bench).
 
 use super::{ATTRIBUTE_UPDATE, LocalAws, PASSWORD, Pool, text};

@@ -1,4 +1,4 @@
-//! Talking to the local stand-ins that `tests/local-aws.sh` starts: shared by the integration
+//! Talking to the local stand-ins that `local/aws.sh` starts: shared by the integration
 //! tests and by the examples (demo, invoke, bench), which include this file.
 #![allow(dead_code)] // each includer uses a different part
 
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub const PASSWORD: &str = "Correct-Horse-42";
-/// cognito-local sends this code for every confirmation (CODE in tests/local-aws.sh).
+/// cognito-local sends this code for every confirmation (CODE in local/aws.sh).
 pub const CODE: &str = "123456";
 pub const ORG_ATTRIBUTE: &str = "custom:org";
 /// Cognito waits this long for a trigger; so does an invoke here.
@@ -58,7 +58,7 @@ pub enum Invoked {
     NoAnswer,
 }
 
-/// One fault at the proxy between the function and the stand-ins (tests/faults/proxy.py).
+/// One fault at the proxy between the function and the stand-ins (local/fault_proxy.py).
 pub struct Fault<'a> {
     pub operation: &'a str,
     /// `5xx`, `throttle`, `slow`, `reset`, `lost` or `kill`.
@@ -70,26 +70,26 @@ pub struct Fault<'a> {
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run this through tests/local-aws.sh (make test / make demo)")
+        panic!("{name} is not set: run this through local/aws.sh (make test / make demo)")
     })
 }
 
-/// Runs tests/stack/local_stack.py, the one maker of local resources from the template, and
+/// Runs local/stack.py, the one maker of local resources from the template, and
 /// returns what it printed.
 fn local_stack(args: &[&str]) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stack/local_stack.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/local/stack.py");
     let output = std::process::Command::new("python3")
         .arg(script)
         .arg(env("LOCAL_STACK_TEMPLATE"))
         .args(args)
         .output()
-        .expect("running tests/stack/local_stack.py");
+        .expect("running local/stack.py");
     assert!(
         output.status.success(),
-        "local_stack.py {args:?}: {}",
+        "local/stack.py {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).expect("local_stack.py prints JSON")
+    serde_json::from_slice(&output.stdout).expect("local/stack.py prints JSON")
 }
 
 fn http() -> ureq::Agent {
@@ -101,7 +101,7 @@ fn http() -> ureq::Agent {
 }
 
 impl LocalAws {
-    /// Clients for the servers tests/local-aws.sh started, and the table the function uses.
+    /// Clients for the servers local/aws.sh started, and the table the function uses.
     pub async fn connect() -> Self {
         Self::connect_to(&env("TABLE_NAME")).await
     }

@@ -47,7 +47,7 @@ rules() {
 # 3. The roles' policies, after the SAM transform, decide each request as intended.
 policy() {
   step "policy evaluation (node --test, @cloud-copilot/iam-simulate)"
-  python3 "$root/tests/policy/transform.py" "$template" "$work/transformed.json"
+  python3 "$root/local/transform.py" "$template" "$work/transformed.json"
   TRANSFORMED_TEMPLATE="$work/transformed.json" node --test --test-reporter=spec "$root/tests/policy/"
   echo "policy evaluation: every case as expected"
 }

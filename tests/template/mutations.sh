@@ -5,7 +5,7 @@
 #   rules    the cfn-guard rules (tests/template/check.sh, CHECKS=rules)
 #   policy   the policy cases, by the simulator (CHECKS=policy)
 #   live     for breaks of the data path (marked "live" below): the whole local stack made from
-#            the broken template, and the live tests of tests/iam run against it
+#            the broken template, and the live tests (tests/live, and the identity pool's own) run against it
 #   browser  for breaks only a browser sees (marked "browser"): the local stack made from the
 #            broken template, and the web app's test in headless Chromium against it
 # Usage: LAMBDA_ARTIFACT=... tests/template/mutations.sh   (make template-mutations)
@@ -51,7 +51,7 @@ mutations=(
   'the user pool on the default plan|/UserPoolTier: !Ref UserPoolTier/d'
 )
 
-live_tests=("$root/tests/iam/live.test.mjs" "$root/tests/iam/identity-pool.test.mjs")
+live_tests=("$root/tests/live/data-path.test.mjs" "$root/local/tests/identity-pool.test.mjs")
 browser_tests=("$root/tests/web/browser.test.mjs")
 for mutation in "${mutations[@]}"; do
   IFS='|' read -r name expression live <<<"$mutation"
@@ -70,7 +70,7 @@ for mutation in "${mutations[@]}"; do
   if [ "$live" = live ] || [ "$live" = browser ]; then
     tests=("${live_tests[@]}")
     [ "$live" = browser ] && tests=("${browser_tests[@]}")
-    if ! LOCAL_TEMPLATE="$work/template.yaml" "$root/tests/local-aws.sh" \
+    if ! LOCAL_TEMPLATE="$work/template.yaml" "$root/local/aws.sh" \
       node --test "${tests[@]}" >"$work/live.log" 2>&1; then
       caught_by+=("$live")
     fi

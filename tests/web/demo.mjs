@@ -3,13 +3,21 @@
 // credentials the identity pool gave for their own ID token) and, beside it, what the
 // simulator says offline; then the web app in headless Chromium, signed in as the first
 // person, saved as a screenshot.
-// Usage (through tests/local-aws.sh): node tests/web/demo.mjs SCREENSHOT.png EMAIL...
+// Usage (through local/aws.sh): node tests/web/demo.mjs SCREENSHOT.png EMAIL...
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { GetItemCommand, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb'
+import {
+  attempt,
+  PASSWORD,
+  signIn,
+  stack,
+  tableArn as TABLE,
+  tenantClient,
+  tenantPolicies,
+} from '../../local/client.mjs'
+import { decide } from '../../local/iam/policies.mjs'
 import { startWebApp } from '../../web/serve.mjs'
-import { attempt, PASSWORD, signIn, stack, tableArn as TABLE, tenantClient, tenantPolicies } from '../iam/local.mjs'
-import { decide } from '../policy/tenant-policy.mjs'
 import { launch, Person } from './browser.mjs'
 import { seedProjects, seedPublic } from './seed.mjs'
 

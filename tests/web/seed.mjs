@@ -1,7 +1,7 @@
 // A few items to read: each organisation's projects and the public price list, written with the
 // harness's administrator keys (the function writes the organisation and membership records).
 import { PutItemCommand } from '@aws-sdk/client-dynamodb'
-import { admin, stack } from '../iam/local.mjs'
+import { admin, stack } from '../../local/client.mjs'
 
 const S = (value) => ({ S: value })
 

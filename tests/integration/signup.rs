@@ -3,7 +3,7 @@
 //! and the function writes to moto's DynamoDB.
 //! Run through `make test`, which starts the servers; plain `cargo test` skips these.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Fault, Invoked, LocalAws, PASSWORD, TRANSACTION, confirm_sign_up_event, text};

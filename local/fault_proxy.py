@@ -1,6 +1,6 @@
 """A fault-injecting HTTP proxy between the function and the local stand-ins.
 
-The function's DynamoDB and Cognito endpoints point here (tests/local-aws.sh); requests go on
+The function's DynamoDB and Cognito endpoints point here (local/aws.sh); requests go on
 to moto or cognito-local by their X-Amz-Target prefix. Tests arm faults over a small control
 API, each fault for one operation, optionally only for requests whose body contains a string
 (a user's sub), so that tests running at once do not hit each other's faults:
@@ -33,7 +33,6 @@ deep-copies the table without a lock, and a write beside it crashes the copy.
 Usage: python3 proxy.py FAULTY_PORT CLEAN_PORT DYNAMODB_URL COGNITO_URL
 """
 
-import http.client
 import json
 import os
 import signal
@@ -42,8 +41,9 @@ import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+
+from http_relay import QuietServer, RelayHandler, Upstream
 
 LOCK = threading.Lock()
 MOTO = threading.Lock()  # one DynamoDB request at a time
@@ -99,19 +99,7 @@ def over_quota(operation, body):
         return False
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: without this, Nagle's algorithm holds the
-    # body until the client's delayed ACK, 40 ms a request.
-    disable_nagle_algorithm = True
-
-    def log_message(self, *args):
-        pass
-
-    def body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
+class Handler(RelayHandler):
     def reply(self, status, payload, content_type="application/json"):
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
@@ -191,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(400, {"message": f"no upstream for {operation!r}"})
             return
         if not self.server.faulty:
-            self.answer(forward(upstream, self.command, self.path, self.headers, body))
+            self.relay(forward(upstream, self.command, self.path, self.headers, body))
             return
         with LOCK:
             CALLS.append((operation.rsplit(".", 1)[-1], body.decode("utf-8", "replace")))
@@ -221,39 +209,14 @@ class Handler(BaseHTTPRequestHandler):
         if kind == "lost":
             self.drop()
             return
-        self.answer(answer)
-
-    def answer(self, answer):
-        status, headers, data = answer
-        try:
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            pass  # the client gave up (a slow fault): what it missed is what the test is about
+        self.relay(answer)
 
 
 def forward(upstream, method, path, headers, body):
     if upstream is UPSTREAMS["dynamodb"]:
         with MOTO:
-            return send(upstream, method, path, headers, body)
-    return send(upstream, method, path, headers, body)
-
-
-def send(upstream, method, path, headers, body):
-    connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-    try:
-        forwarded = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
-        forwarded["Host"] = upstream.netloc
-        connection.request(method, path, body=body, headers=forwarded)
-        response = connection.getresponse()
-        return response.status, response.getheaders(), response.read()
-    finally:
-        connection.close()
+            return upstream.send(method, path, headers, body)
+    return upstream.send(method, path, headers, body)
 
 
 def kill_sender(client_port, server_port):
@@ -279,15 +242,14 @@ def kill_sender(client_port, server_port):
 
 
 def serve(port, faulty):
-    server = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", int(port)), Handler)
     server.faulty = faulty
     return server
 
 
 if __name__ == "__main__":
     faulty_port, clean_port, dynamodb, cognito = sys.argv[1:5]
-    UPSTREAMS = {"dynamodb": urlparse(dynamodb), "cognito": urlparse(cognito)}
+    UPSTREAMS = {"dynamodb": Upstream(dynamodb), "cognito": Upstream(cognito)}
     clean = serve(clean_port, faulty=False)
     threading.Thread(target=clean.serve_forever, daemon=True).start()
     serve(faulty_port, faulty=True).serve_forever()

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import { test } from 'node:test'
 import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { AuthFailure, authenticate } from './sigv4.mjs'
+import { AuthFailure, authenticate } from '../iam/sigv4.mjs'
 
 const credentials = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-secret' }
 const secretOf = (key) =>

@@ -1,7 +1,7 @@
 """Writes template.yaml as CloudFormation will run it: after the SAM transform, as JSON.
 
 Offline: the template uses no SAM policy templates or managed policy names, so no AWS call is
-needed to resolve them. Usage: python tests/policy/transform.py TEMPLATE OUT.json
+needed to resolve them. Usage: python local/transform.py TEMPLATE OUT.json
 """
 
 import json

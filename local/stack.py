@@ -3,18 +3,18 @@
 
 The one place where the local world takes its settings: every test, demo and example gets its
 user pools, tables and identity-pool settings from here, read from the template after the SAM
-transform (tests/policy/transform.py), so that changing the template changes the local world.
+transform (local/transform.py), so that changing the template changes the local world.
 
-  local_stack.py TRANSFORMED cognito-local-config --lambda-endpoint URL --function NAME
+  stack.py TRANSFORMED cognito-local-config --lambda-endpoint URL --function NAME
       cognito-local's .cognito/config.json: the triggers the template wires, to the function
-  local_stack.py TRANSFORMED user-pool --name NAME
+  stack.py TRANSFORMED user-pool --name NAME
       a user pool and its app client, as the template declares them (JSON: UserPoolId,
       UserPoolClientId)
-  local_stack.py TRANSFORMED table --name NAME
+  stack.py TRANSFORMED table --name NAME
       the tenant table, as the template declares it (idempotent)
-  local_stack.py TRANSFORMED identity-pool --user-pool-id ID --client-id ID --table-name NAME
-      the identity pool's settings, for tests/iam (JSON): providers, principal-tag map, roles
-  local_stack.py TRANSFORMED environment --function LOGICAL_ID --table-name NAME
+  stack.py TRANSFORMED identity-pool --user-pool-id ID --client-id ID --table-name NAME
+      the identity pool's settings, for local/iam (JSON): providers, principal-tag map, roles
+  stack.py TRANSFORMED environment --function LOGICAL_ID --table-name NAME
       the function's environment variables as the template sets them, one NAME=VALUE a line
 
 Before the command, --parameter NAME=VALUE (repeatable) gives a parameter a value; the others
@@ -149,7 +149,7 @@ def properties(template, logical_id, handled, no_local_effect):
     if unknown:
         raise StackError(
             f"{logical_id}: the local stack does not reproduce {', '.join(unknown)}; "
-            "teach tests/stack/local_stack.py, or say in docs/local-stand-ins.md why it need not"
+            "teach local/stack.py, or say in docs/local-stand-ins.md why it need not"
         )
     return {key: value for key, value in resolved.items() if key in handled}
 
@@ -248,7 +248,7 @@ def create_table(template, name):
 
 
 def identity_pool(template, user_pool_id, client_id, table_name):
-    """What tests/iam needs to act as the template's identity pool, resolved."""
+    """What local/iam needs to act as the template's identity pool, resolved."""
     pool_id, _ = template.one("AWS::Cognito::UserPool")
     client_logical, _ = template.one("AWS::Cognito::UserPoolClient")
     table_logical, _ = template.one("AWS::DynamoDB::Table")
@@ -367,7 +367,7 @@ def main():
         else:
             result = identity_pool(template, args.user_pool_id, args.client_id, args.table_name)
     except StackError as err:
-        print(f"local_stack: {err}", file=sys.stderr)
+        print(f"local/stack.py: {err}", file=sys.stderr)
         return 2
     json.dump(result, sys.stdout, indent=2)
     print()

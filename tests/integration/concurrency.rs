@@ -3,7 +3,7 @@
 //! of sign-ups against a throttling user pool. One organisation per user, always.
 //! Run through `make test`, which starts the servers; plain `cargo test` skips these.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use support::burst::Burst;

@@ -6,7 +6,7 @@
 //! organisation; the audit then finds nothing it cannot repair, and after its repairs, nothing.
 //! Run through `make test`, which starts the servers; plain `cargo test` skips these.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 use support::{
@@ -14,7 +14,7 @@ use support::{
     confirm_sign_up_event, text,
 };
 
-/// Each fault as tests/faults/proxy.py injects it, and how many requests it spoils: every SDK
+/// Each fault as local/fault_proxy.py injects it, and how many requests it spoils: every SDK
 /// attempt (3) where retrying cannot help, one where one failure is the point.
 const FAULTS: [(&str, u32); 6] = [
     ("5xx", 3),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { credentialsFor, signedInUser, stack } from './local.mjs'
+import { credentialsFor, signedInUser, stack } from '../../local/client.mjs'
 
 const base = process.env.TenantApiUrl
 assert.ok(base, 'TenantApiUrl is not set: run this through make live (the Makefile gives the API function)')

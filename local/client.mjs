@@ -1,4 +1,4 @@
-// For live tests run through tests/local-aws.sh: the stack's outputs from the environment, and
+// For live tests run through local/aws.sh: the stack's outputs from the environment, and
 // what a browser does, with the AWS SDK v3 as a browser app uses it: sign up and sign in to
 // the user pool, exchange the ID token at the identity pool (fromCognitoIdentityPool), read
 // DynamoDB with those credentials.
@@ -11,11 +11,11 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
-import { ACCOUNT, rolePolicies } from '../policy/tenant-policy.mjs'
+import { ACCOUNT, rolePolicies } from './iam/policies.mjs'
 
 function env(name) {
   const value = process.env[name]
-  assert.ok(value, `${name} is not set: run this through tests/local-aws.sh (make test)`)
+  assert.ok(value, `${name} is not set: run this through local/aws.sh (make test)`)
   return value
 }
 

@@ -1,12 +1,12 @@
 // The gateway's refusals before any policy is read, in DynamoDB's own error codes: an unknown
 // key, a wrong secret or session token, an expired session, a body changed after signing, and
-// a request it cannot read (denied: it fails closed). Live, through tests/local-aws.sh.
+// a request it cannot read (denied: it fails closed). Live, through local/aws.sh.
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
 import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { admin, credentialsFor, signedInUser, stack } from './local.mjs'
+import { admin, credentialsFor, signedInUser, stack } from '../client.mjs'
 
 const endpoint = new URL(process.env.AWS_ENDPOINT_URL_DYNAMODB)
 const run = Date.now().toString(36)

@@ -1,6 +1,6 @@
 // local-iam: the template's identity pool, and IAM in front of the DynamoDB stand-in.
 //
-//   node tests/iam/server.mjs --settings IDENTITY.json --template TRANSFORMED.json \
+//   node local/iam/server.mjs --settings IDENTITY.json --template TRANSFORMED.json \
 //     --upstream URL --user-pool-url URL --identity-port N --dynamodb-port N \
 //     [--api-port N --api-invoke-url URL] [--parameter NAME=VALUE ...]
 //
@@ -27,9 +27,9 @@
 import { readFileSync } from 'node:fs'
 import { createServer, request as forward } from 'node:http'
 import { parseArgs } from 'node:util'
-import { ACCOUNT, REGION, rolePolicies, trustPolicy } from '../policy/tenant-policy.mjs'
 import { requestContext, Underivable } from './context.mjs'
 import { IdentityPool, ServiceError, sessionAllows } from './identity-pool.mjs'
+import { ACCOUNT, REGION, rolePolicies, trustPolicy } from './policies.mjs'
 import { AuthFailure, authenticate } from './sigv4.mjs'
 
 const { values: options } = parseArgs({

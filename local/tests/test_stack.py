@@ -1,6 +1,6 @@
-"""tests/stack/local_stack.py, offline: what it reads from the template, and what it refuses.
+"""local/stack.py, offline: what it reads from the template, and what it refuses.
 
-Runs on TRANSFORMED_TEMPLATE (make local-stack-checks writes it); the parts that create
+Runs on TRANSFORMED_TEMPLATE (make local-checks writes it); the parts that create
 resources run in every integration test, which gets its pools and tables from the script.
 """
 
@@ -14,7 +14,7 @@ import unittest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests/stack/local_stack.py"
+SCRIPT = ROOT / "local/stack.py"
 TRANSFORMED = json.loads(Path(os.environ["TRANSFORMED_TEMPLATE"]).read_text())
 
 

@@ -4,7 +4,7 @@
 //! a person. The audit runs against a table of its own, since it scans for organisations.
 //! Run through `make test`, which starts the servers; plain `cargo test` skips these.
 
-mod support;
+use crate::support;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde_json::Value;

@@ -3,11 +3,11 @@
 # their addresses in its environment, then stops every process it started: on success, on
 # failure and on Ctrl-C.
 #
-#   moto             DynamoDB (tests/moto_server.py: moto with cheaper transaction backups)
+#   moto             DynamoDB (local/moto_server.py: moto with cheaper transaction backups)
 #   cognito-local    the user pool; it invokes both triggers (PostConfirmation and pre token
 #                    generation) through the Lambda invoke API
 #   cargo lambda     `watch` serves the Lambda runtime and invoke APIs
-#   fault proxy      tests/faults/proxy.py, between the function and the stand-ins
+#   fault proxy      local/fault_proxy.py, between the function and the stand-ins
 #   bootstrap        the function itself: the Lambda artifact that `make build` and `sam build`
 #                    produce ($LAMBDA_ARTIFACT, from the Makefile), so that the tests run exactly
 #                    what is deployed; restarted if it dies, as Lambda starts a new environment
@@ -17,13 +17,13 @@
 #   AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER   the stand-ins
 #                       (DynamoDB through the proxy's fault-free port, which serialises moto)
 #   TABLE_NAME          the tenant table, made as the template declares it
-#   LOCAL_STACK_TEMPLATE  template.yaml after the SAM transform: tests/stack/local_stack.py
+#   LOCAL_STACK_TEMPLATE  template.yaml after the SAM transform: local/stack.py
 #                       makes user pools (and other tables) from it
 #   LOCAL_LAMBDA_URL    the invoke API: POST $LOCAL_LAMBDA_URL/2015-03-31/functions/_/invocations
 #   LOCAL_FUNCTION_LOG  the function's JSON log lines
-#   LOCAL_FAULT_PROXY   the fault proxy's control API (see tests/faults/proxy.py)
+#   LOCAL_FAULT_PROXY   the fault proxy's control API (see local/fault_proxy.py)
 #   LOCAL_MOTO_URL      moto itself, past the proxy and IAM: for make bench's own front door
-#   AWS_ENDPOINT_URL_COGNITO_IDENTITY   the identity pool (tests/iam/server.mjs), and
+#   AWS_ENDPOINT_URL_COGNITO_IDENTITY   the identity pool (local/iam/server.mjs), and
 #                       AWS_ENDPOINT_URL_DYNAMODB the IAM gateway in front of DynamoDB: every
 #                       client's DynamoDB requests are authorised by the template's policies
 #   UserPoolId, UserPoolClientId, IdentityPoolId, TableName   the stack's outputs, by the
@@ -35,7 +35,7 @@
 #                       and no other, as on AWS
 #   LOCAL_TEMPLATE      (input) the template to make the local world from; template.yaml if unset
 #
-# Usage: LAMBDA_ARTIFACT=path/to/bootstrap tests/local-aws.sh COMMAND [ARG...]
+# Usage: LAMBDA_ARTIFACT=path/to/bootstrap local/aws.sh COMMAND [ARG...]
 # (make test, make demo, make invoke and make bench call it, after make build)
 set -euo pipefail
 
@@ -101,16 +101,16 @@ wait_for() {
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 moto_port=$(free_port)
-start moto "$work" python3 "$root/tests/moto_server.py" "$moto_port"
+start moto "$work" python3 "$root/local/moto_server.py" "$moto_port"
 
 cognito_port=$(free_port)
 lambda_port=$(free_port)
 # The local world is made from template.yaml, after the SAM transform: cognito-local's
-# triggers here, the table and every user pool by tests/stack/local_stack.py.
+# triggers here, the table and every user pool by local/stack.py.
 export LOCAL_STACK_TEMPLATE="$work/transformed.json"
-AWS_DEFAULT_REGION=us-east-1 python3 "$root/tests/policy/transform.py" "${LOCAL_TEMPLATE:-$root/template.yaml}" "$LOCAL_STACK_TEMPLATE"
+AWS_DEFAULT_REGION=us-east-1 python3 "$root/local/transform.py" "${LOCAL_TEMPLATE:-$root/template.yaml}" "$LOCAL_STACK_TEMPLATE"
 mkdir -p "$work/cognito/.cognito"
-python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" cognito-local-config \
+python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" cognito-local-config \
   --lambda-endpoint "http://127.0.0.1:$lambda_port" --function "$function_name" \
   >"$work/cognito/.cognito/config.json"
 HOST=127.0.0.1 PORT=$cognito_port CODE=123456 start cognito-local "$work/cognito" cognito-local
@@ -129,7 +129,7 @@ cognito_url="http://127.0.0.1:$cognito_port"
 
 proxy_port=$(free_port)
 clean_port=$(free_port)
-start fault-proxy "$work" python3 "$root/tests/faults/proxy.py" "$proxy_port" "$clean_port" \
+start fault-proxy "$work" python3 "$root/local/fault_proxy.py" "$proxy_port" "$clean_port" \
   "$moto_url" "$cognito_url"
 
 start lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$lambda_port"
@@ -155,7 +155,7 @@ if [ -n "${LAMBDA_API_ARTIFACT:-}" ]; then
   start api-lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$api_lambda_port"
   wait_for "cargo lambda watch (tenant API)" 30 listening "$api_lambda_port"
   # Its variables as the template sets them (TABLE_NAME, ALLOWED_ORIGIN, ...).
-  mapfile -t api_environment < <(python3 "$root/tests/stack/local_stack.py" "${stack_parameters[@]}" \
+  mapfile -t api_environment < <(python3 "$root/local/stack.py" "${stack_parameters[@]}" \
     "$LOCAL_STACK_TEMPLATE" environment --function TenantApiFunction --table-name "$TABLE_NAME")
   [ ${#api_environment[@]} -gt 0 ] || { echo "local-aws: no environment for the tenant API's function" >&2; exit 1; }
   AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
@@ -181,20 +181,20 @@ export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=$cognito_url
 export LOCAL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
 export LOCAL_FAULT_PROXY="http://127.0.0.1:$proxy_port"
 export LOCAL_MOTO_URL=$moto_url
-python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" table --name "$TABLE_NAME" >/dev/null
+python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" table --name "$TABLE_NAME" >/dev/null
 
 # The stack's own user pool and identity pool, as sam deploy would make them; their ids under
 # the names of the template's outputs.
-python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" user-pool --name local >"$work/user-pool.json"
+python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" user-pool --name local >"$work/user-pool.json"
 UserPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["UserPoolId"])' "$work/user-pool.json")
 UserPoolClientId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["UserPoolClientId"])' "$work/user-pool.json")
-python3 "$root/tests/stack/local_stack.py" "$LOCAL_STACK_TEMPLATE" identity-pool --user-pool-id "$UserPoolId" \
+python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" identity-pool --user-pool-id "$UserPoolId" \
   --client-id "$UserPoolClientId" --table-name "$TABLE_NAME" >"$work/identity-pool.json"
 IdentityPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["IdentityPoolId"])' "$work/identity-pool.json")
 export UserPoolId UserPoolClientId IdentityPoolId TableName=$TABLE_NAME
 
 # IAM in front of DynamoDB, and the identity pool that issues the credentials it checks
-# (tests/iam/server.mjs): from here on every client reaches DynamoDB through it.
+# (local/iam/server.mjs): from here on every client reaches DynamoDB through it.
 identity_port=$(free_port)
 gateway_port=$(free_port)
 api_options=()
@@ -203,7 +203,7 @@ if [ -n "$api_lambda_port" ]; then
   api_options=(--api-port "$api_port"
     --api-invoke-url "http://127.0.0.1:$api_lambda_port/2015-03-31/functions/$function_name/invocations")
 fi
-start local-iam "$work" node "$root/tests/iam/server.mjs" --settings "$work/identity-pool.json" \
+start local-iam "$work" node "$root/local/iam/server.mjs" --settings "$work/identity-pool.json" \
   --template "$LOCAL_STACK_TEMPLATE" --upstream "http://127.0.0.1:$clean_port" \
   --user-pool-url "$cognito_url" --identity-port "$identity_port" --dynamodb-port "$gateway_port" \
   "${api_options[@]}" "${stack_parameters[@]}"

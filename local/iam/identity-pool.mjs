@@ -7,7 +7,7 @@
 // Cognito's own session policy, as the service does.
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
-import { ACCOUNT, simulate } from '../policy/tenant-policy.mjs'
+import { ACCOUNT, simulate } from './policies.mjs'
 
 export class ServiceError extends Error {
   constructor(code, message) {
@@ -75,7 +75,7 @@ export async function sessionAllows(rolePolicies, session, request) {
 }
 
 export class IdentityPool {
-  // settings: tests/stack/local_stack.py identity-pool; issuerOf(poolId): the user pool's
+  // settings: local/stack.py identity-pool; issuerOf(poolId): the user pool's
   // issuer URL, which publishes <issuer>/.well-known/jwks.json.
   // trustOf(role): the role's trust policy, resolved.
   constructor(settings, { issuerOf, trustOf, sessions, sessionSeconds = 3600 }) {

@@ -1,9 +1,9 @@
-// The gateway's reading of DynamoDB requests (tests/iam/context.mjs), case by case: every read
+// The gateway's reading of DynamoDB requests (local/iam/context.mjs), case by case: every read
 // and write operation, placeholders in key conditions, several tables in one batch, and what
 // it refuses to guess.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { requestContext, Underivable } from './context.mjs'
+import { requestContext, Underivable } from '../iam/context.mjs'
 
 const ARN = 'arn:aws:dynamodb:us-east-1:123456789012:table/'
 const TABLES = {

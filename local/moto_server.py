@@ -9,7 +9,7 @@ Deletes replace or remove items and never change one in place, so rolling back t
 snapshot restores exactly what the deep copy would. A transaction with an Update (which
 changes items in place) keeps moto's deep copy. Nothing else is changed.
 
-Usage: python3 tests/moto_server.py PORT        (tests/local-aws.sh starts it)
+Usage: python3 local/moto_server.py PORT        (local/aws.sh starts it)
 """
 
 import copy

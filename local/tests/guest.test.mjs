@@ -4,8 +4,8 @@
 // no guest access). Offline: the identity pool and the gateway's decision, no stack.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ACCOUNT, REGION, TABLE } from '../policy/tenant-policy.mjs'
-import { IdentityPool, ServiceError, sessionAllows } from './identity-pool.mjs'
+import { IdentityPool, ServiceError, sessionAllows } from '../iam/identity-pool.mjs'
+import { ACCOUNT, REGION, TABLE } from '../iam/policies.mjs'
 
 const POOL_ID = `${REGION}:00000000-0000-4000-8000-000000000009`
 const guestTrust = {

@@ -1,6 +1,6 @@
-// The roles' permissions, read from the transformed template (tests/policy/transform.py), and a
+// The roles' permissions, read from the transformed template (local/transform.py), and a
 // way to ask what they allow. Shared by the policy cases, explain.mjs (make demo) and the
-// local IAM gateway (tests/iam), which resolves the ARNs to the local stack's own.
+// local IAM gateway (local/iam), which resolves the ARNs to the local stack's own.
 import { readFileSync } from 'node:fs'
 import { runSimulation } from '@cloud-copilot/iam-simulate'
 

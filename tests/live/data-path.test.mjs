@@ -17,9 +17,17 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb'
+import {
+  admin,
+  attempt,
+  signedInUser,
+  stack,
+  tableArn as TABLE,
+  tenantClient,
+  tenantPolicies,
+} from '../../local/client.mjs'
+import { decide } from '../../local/iam/policies.mjs'
 import { tenantCases } from '../policy/cases.mjs'
-import { decide } from '../policy/tenant-policy.mjs'
-import { admin, attempt, signedInUser, stack, tableArn as TABLE, tenantClient, tenantPolicies } from './local.mjs'
 
 const policies = tenantPolicies()
 const run = Date.now().toString(36)

@@ -1,6 +1,6 @@
 // The local identity pool refuses what the service refuses: a token from another pool or
 // another app client, a tampered or expired token, an access token, no token at all, the
-// basic flow, and one user's token for another's identity. Live, through tests/local-aws.sh.
+// basic flow, and one user's token for another's identity. Live, through local/aws.sh.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-cognito-identity'
 import { CreateUserPoolClientCommand } from '@aws-sdk/client-cognito-identity-provider'
 import { importJWK, SignJWT } from 'jose'
-import { claimsOf, cognito, provider, signedInUser, stack } from './local.mjs'
+import { claimsOf, cognito, provider, signedInUser, stack } from '../client.mjs'
 
 const identity = new CognitoIdentityClient({ region: stack.region, maxAttempts: 1 })
 const run = Date.now().toString(36)
@@ -48,7 +48,7 @@ test('a token of this pool and client is exchanged for credentials', async () =>
 test("refused: another user pool's token, under this pool's name or its own", async () => {
   const other = JSON.parse(
     execFileSync('python3', [
-      new URL('../stack/local_stack.py', import.meta.url).pathname,
+      new URL('../stack.py', import.meta.url).pathname,
       process.env.LOCAL_STACK_TEMPLATE,
       'user-pool',
       '--name',

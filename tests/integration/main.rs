@@ -1,0 +1,11 @@
+//! The integration tests, one binary (one link, one build): each module a part of the flow,
+//! run on the local AWS world that `local/aws.sh` starts (`make integration`, in `make test`).
+//! Every test is `#[ignore]`d, so that a plain `cargo test` without the servers skips them.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod audit;
+mod concurrency;
+mod faults;
+mod signup;
