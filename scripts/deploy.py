@@ -13,8 +13,10 @@
    protection would refuse, leaving the stack stuck in a failed rollback (docs/deploy.md).
    - No saved configuration: `sam deploy --guided` with `DeletionProtection` pinned to false;
      the answers are saved in --config, with DeletionProtection=true, and deployed again.
-   - A saved configuration whose stack does not exist yet (or is what a failed create left):
-     deployed with DeletionProtection=false, then with the saved value.
+   - A saved configuration whose stack does not exist yet: deployed with
+     DeletionProtection=false, then with the saved value. A stack a failed create left
+     (ROLLBACK_COMPLETE) is refused: CloudFormation cannot update it, and it must be deleted.
+   Creating deploys pass --on-failure DELETE: a failed create leaves nothing behind.
    - Otherwise one `sam deploy` with the saved answers (`Architecture` replaced).
    An existing stack whose table has no fixed name is refused: adding the name would replace
    the table with an empty one.
@@ -39,8 +41,10 @@ from samcli.yamlhelper import yaml_dump, yaml_parse
 ARCHITECTURE = "Architecture"
 PROTECTION = "DeletionProtection"
 CONFIG_ENV = "default"
-# What a failed create leaves behind: the stack exists but nothing in it does.
-NOT_CREATED = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "REVIEW_IN_PROGRESS"}
+# A change set made for a stack that was never created: SAM creates it, as if it did not exist.
+NOT_CREATED = {"REVIEW_IN_PROGRESS"}
+# What a failed create leaves: CloudFormation updates no such stack; it must be deleted first.
+FAILED_CREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS"}
 CACHE_CONTROL = {
     "caching/requireAuthorizationForCacheControl": "true",
     "caching/unauthorizedCacheControlHeaderStrategy": "FAIL_WITH_403",
@@ -108,10 +112,14 @@ def override_arguments(overrides):
     return [f'{name}="{value}"' for name, value in zip(overrides, quoted, strict=True)]
 
 
-def sam_deploy(template, config, overrides, guided=False):
+def sam_deploy(template, config, overrides, guided=False, creating=False):
     command = ["sam", "deploy", "--template", template, "--config-file", config]
     # A deploy that changes nothing still goes on to the settings and checks below.
     command.append("--guided" if guided else "--no-fail-on-empty-changeset")
+    if creating:
+        # A failed create is rolled back (the unprotected table and pool deleted), then the
+        # stack itself, so that the next make deploy is a create again.
+        command += ["--on-failure", "DELETE"]
     command += ["--parameter-overrides", *override_arguments(overrides)]
     print("+ " + shlex.join(command), flush=True)
     if subprocess.run(command).returncode != 0:
@@ -215,7 +223,7 @@ def deploy(template, config_path, arch):
             flush=True,
         )
         pin(template, PROTECTION, ["false"])
-        sam_deploy(template, config_path, {ARCHITECTURE: arch, PROTECTION: "false"}, guided=True)
+        sam_deploy(template, config_path, {ARCHITECTURE: arch, PROTECTION: "false"}, guided=True, creating=True)
         pin(template, PROTECTION, ["true", "false"])
         config = Config(config_path)
         config.save_override(PROTECTION, "true")
@@ -232,8 +240,13 @@ def deploy(template, config_path, arch):
         if not stack_name:
             raise DeployError(f"{config_path} names no stack_name")
         stack = stack_of(session(config), stack_name)
+        if stack is not None and stack["StackStatus"] in FAILED_CREATE:
+            raise DeployError(
+                f"stack {stack_name} is {stack['StackStatus']}, what a failed create leaves: delete it "
+                f"(sam delete --stack-name {stack_name}) and run make deploy again"
+            )
         if stack is None or stack["StackStatus"] in NOT_CREATED:
-            sam_deploy(template, config_path, {**overrides, PROTECTION: "false"})
+            sam_deploy(template, config_path, {**overrides, PROTECTION: "false"}, creating=True)
         else:
             refuse_table_replacement(stack_name, stack)
         sam_deploy(template, config_path, overrides)

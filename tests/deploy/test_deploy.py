@@ -220,6 +220,8 @@ class Deploy(Workspace):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         guided, second = self.sam_calls()
         self.assertIn("--guided", guided)
+        self.assertEqual(guided[guided.index("--on-failure") + 1], "DELETE", "a failed create leaves nothing")
+        self.assertNotIn("--on-failure", second)
         self.assertEqual(guided[guided.index("--config-file") + 1], str(self.config))
         self.assertEqual(self.overrides(guided), {"Architecture": ARCH, "DeletionProtection": "false"})
         self.assertNotIn("--guided", second)
@@ -245,6 +247,7 @@ class Deploy(Workspace):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         first, second = self.sam_calls()
         self.assertEqual(self.overrides(first)["DeletionProtection"], "false")
+        self.assertEqual(first[first.index("--on-failure") + 1], "DELETE")
         self.assertEqual(self.overrides(second), {"Architecture": ARCH, "DeletionProtection": "true"})
         self.assertEqual(self.protection(), (True, "ACTIVE"))
 
