@@ -138,7 +138,7 @@ check: lint style unit rules policy local-checks
 unit:
 	cargo test
 
-# Every test in tests/*.rs that needs the local stand-ins is #[ignore]d for plain cargo test.
+# The integration tests, one binary (tests/integration): each is #[ignore]d for plain cargo test.
 integration: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo test --test integration -- --ignored
 

@@ -24,7 +24,8 @@
    method (UpdateStage; CloudFormation cannot set it), then read-only checks of the stage's
    method settings and of the table's and the pool's deletion protection. A mismatch fails.
 
-The user's own profile and region apply (as saved by the guided deploy); nothing else sets them.
+The user's own region applies (as saved by the guided deploy), and the profile if one was given to
+sam and saved; nothing else sets them.
 """
 
 import argparse
@@ -98,7 +99,12 @@ class Config:
     def save_override(self, name, value):
         overrides = self.overrides()
         overrides[name] = value
-        parameters = self.document[CONFIG_ENV]["deploy"]["parameters"]
+        try:
+            parameters = self.document[CONFIG_ENV]["deploy"]["parameters"]
+        except KeyError as err:
+            raise DeployError(
+                f"{self.path}: make deploy reads the '{CONFIG_ENV}' environment's deploy answers"
+            ) from err
         arguments = override_arguments(overrides)
         raw = parameters.get("parameter_overrides")
         parameters["parameter_overrides"] = arguments if isinstance(raw, list) else " ".join(arguments)
@@ -107,8 +113,9 @@ class Config:
 
 
 def override_arguments(overrides):
-    """Name="value" pairs as SAM reads them: a value may hold spaces and quotes."""
-    quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in overrides.values())
+    """Name="value" pairs as SAM reads them: a value may hold spaces and quotes (SAM reads a
+    backslash as itself, so only the quotes are escaped)."""
+    quoted = (value.replace('"', '\\"') for value in overrides.values())
     return [f'{name}="{value}"' for name, value in zip(overrides, quoted, strict=True)]
 
 
@@ -215,27 +222,54 @@ def settle(aws, outputs, protected):
 
 
 # ---------------------------------------------------------------- the deploy
-def deploy(template, config_path, arch):
-    if not os.path.exists(config_path):
-        print(
-            "First deploy: the stack is created with deletion protection off, so that a failed "
-            "create can roll back, then deployed again with it on.",
-            flush=True,
-        )
-        pin(template, PROTECTION, ["false"])
+EMPTY_CONFIG = "version = 0.1\n"
+CREATED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
+
+
+def guided(template, config_path, arch):
+    """The first deploy: SAM asks every question and saves the answers, with
+    DeletionProtection pinned to false; true is saved afterwards, whatever became of the deploy,
+    so that a failed one cannot leave false behind for the next."""
+    print(
+        "First deploy: the stack is created with deletion protection off, so that a failed "
+        "create can roll back, then deployed again with it on.",
+        flush=True,
+    )
+    # SAM refuses a --config-file that does not exist, even with --guided.
+    with open(config_path, "w", encoding="utf-8") as stream:
+        stream.write(EMPTY_CONFIG)
+    pin(template, PROTECTION, ["false"])
+    try:
         sam_deploy(template, config_path, {ARCHITECTURE: arch, PROTECTION: "false"}, guided=True, creating=True)
+    finally:
         pin(template, PROTECTION, ["true", "false"])
         config = Config(config_path)
-        config.save_override(PROTECTION, "true")
-        print(
-            f"{config_path}: DeletionProtection=true saved; set it to false there for a throwaway stack.",
-            flush=True,
-        )
-        overrides = {**config.overrides(), ARCHITECTURE: arch}
-        sam_deploy(template, config_path, overrides)
+        if config.setting("stack_name"):
+            config.save_override(PROTECTION, "true")
+            print(f"{config_path}: DeletionProtection=true saved (false there for a throwaway stack).", flush=True)
+        else:
+            os.remove(config_path)
+    return config
+
+
+def require_created(aws, stack_name):
+    """A creating deploy can end without a stack (a change set declined at the prompt): then
+    nothing more is deployed, least of all with protection on."""
+    stack = stack_of(aws, stack_name)
+    status = stack["StackStatus"] if stack else "absent"
+    if status not in CREATED:
+        raise DeployError(f"stack {stack_name} was not created (it is {status}); nothing more deployed")
+
+
+def deploy(template, config_path, arch):
+    if not os.path.exists(config_path):
+        config = guided(template, config_path, arch)
+        stack_name = config.setting("stack_name")
+        if not stack_name:
+            raise DeployError("the guided deploy saved no answers: nothing to deploy again with")
+        require_created(session(config), stack_name)
     else:
         config = Config(config_path)
-        overrides = {**config.overrides(), ARCHITECTURE: arch}
         stack_name = config.setting("stack_name")
         if not stack_name:
             raise DeployError(f"{config_path} names no stack_name")
@@ -246,16 +280,20 @@ def deploy(template, config_path, arch):
                 f"(sam delete --stack-name {stack_name}) and run make deploy again"
             )
         if stack is None or stack["StackStatus"] in NOT_CREATED:
-            sam_deploy(template, config_path, {**overrides, PROTECTION: "false"}, creating=True)
+            sam_deploy(
+                template, config_path, {**config.overrides(), ARCHITECTURE: arch, PROTECTION: "false"}, creating=True
+            )
+            require_created(session(config), stack_name)
         else:
             refuse_table_replacement(stack_name, stack)
-        sam_deploy(template, config_path, overrides)
+    overrides = {**config.overrides(), ARCHITECTURE: arch}
+    sam_deploy(template, config_path, overrides)
 
     aws = session(config)
-    stack = stack_of(aws, config.setting("stack_name"))
+    stack = stack_of(aws, stack_name)
     if stack is None:
         raise DeployError("the stack is not there after the deploy")
-    protected = {**config.overrides(), ARCHITECTURE: arch}.get(PROTECTION, "true") == "true"
+    protected = overrides.get(PROTECTION, "true") == "true"
     report = settle(aws, outputs_of(stack), protected)
     print("\n".join(report), flush=True)
     if any(line.startswith("FAILED") for line in report):

@@ -97,13 +97,14 @@ pub struct Options {
     pub user_pool_id: String,
     pub fix: bool,
     /// ListUsers calls a second.
-    pub list_rate: f64,
+    pub list_rate: CallsPerSecond,
     /// AdminUpdateUserAttributes calls (repairs) a second.
-    pub update_rate: f64,
+    pub update_rate: CallsPerSecond,
     /// Where progress is recorded; an existing checkpoint for the same pool is resumed.
     pub checkpoint: Option<PathBuf>,
-    /// Stop after this many users, as an interruption would (for testing resumption).
-    pub stop_after: Option<usize>,
+    /// Stop once this many users have been seen, as an interruption would (for testing
+    /// resumption).
+    pub stop_after: Option<std::num::NonZeroUsize>,
 }
 
 /// One finding about one user or organisation, and what `--fix` did about it.
@@ -130,16 +131,54 @@ pub struct Progress {
     pub records: Vec<Record>,
 }
 
-/// Paces calls to at most `rate` a second.
+/// A rate of calls: finite, from one call in 100 s to 1,000 a second. Zero, a negative or a
+/// NaN rate would make a pace that sleeps for ever (or panics computing how long).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CallsPerSecond(f64);
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("a rate is a number of calls a second from {min} to {max}, not {0}", min = CallsPerSecond::MIN, max = CallsPerSecond::MAX)]
+pub struct RateError(String);
+
+impl CallsPerSecond {
+    pub const MIN: f64 = 0.01;
+    pub const MAX: f64 = 1_000.0;
+
+    pub fn new(rate: f64) -> Result<Self, RateError> {
+        if (Self::MIN..=Self::MAX).contains(&rate) {
+            Ok(Self(rate))
+        } else {
+            Err(RateError(rate.to_string()))
+        }
+    }
+
+    fn interval(self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.0)
+    }
+}
+
+impl std::str::FromStr for CallsPerSecond {
+    type Err = RateError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let rate = text
+            .trim()
+            .parse()
+            .map_err(|_| RateError(text.to_owned()))?;
+        Self::new(rate)
+    }
+}
+
+/// Paces calls to at most a rate.
 pub struct Pace {
     interval: Duration,
     next: Instant,
 }
 
 impl Pace {
-    pub fn new(rate: f64) -> Self {
+    pub fn new(rate: CallsPerSecond) -> Self {
         Self {
-            interval: Duration::from_secs_f64(1.0 / rate.max(0.001)),
+            interval: rate.interval(),
             next: Instant::now(),
         }
     }
@@ -196,7 +235,12 @@ impl<'a> Audit<'a> {
                 progress.done_in_page += 1;
                 progress.users_seen += 1;
                 observer.user_done(&progress);
-                if self.options.stop_after == Some(progress.users_seen) {
+                // At or past: a resumed run may start beyond the number asked for.
+                if self
+                    .options
+                    .stop_after
+                    .is_some_and(|stop| progress.users_seen >= stop.get())
+                {
                     self.save_checkpoint(&progress)?;
                     return Ok(progress);
                 }
@@ -509,9 +553,20 @@ mod tests {
         assert_eq!(fixable.len(), 5);
     }
 
+    #[test]
+    fn a_rate_is_a_finite_number_within_bounds() {
+        for good in ["0.01", "6", " 25 ", "1000"] {
+            assert!(good.parse::<CallsPerSecond>().is_ok(), "{good:?}");
+        }
+        for bad in ["0", "-1", "nan", "NaN", "inf", "1e9", "0.001", "", "six"] {
+            let err = bad.parse::<CallsPerSecond>().unwrap_err();
+            assert!(err.to_string().contains("calls a second"), "{bad:?}: {err}");
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn pace_spaces_calls_at_the_rate() {
-        let mut pace = Pace::new(4.0);
+        let mut pace = Pace::new(CallsPerSecond::new(4.0).unwrap());
         let start = Instant::now();
         for _ in 0..5 {
             pace.wait().await;

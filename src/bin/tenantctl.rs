@@ -1,71 +1,59 @@
 //! `tenantctl audit`: finds every user whose organisation is missing or wrong, and with
 //! `--fix` repairs them through the triggers' own code path. See `provision_tenant::audit`.
 
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use provision_tenant::audit::{Audit, Observer, Options, Progress};
+use provision_tenant::audit::{Audit, CallsPerSecond, Observer, Options, Progress};
 use provision_tenant::config::{self, Settings};
 use provision_tenant::provision::Provisioner;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: tenantctl audit --user-pool-id ID [--fix] [--checkpoint FILE] [--report FILE]
-                       [--list-rate N] [--update-rate N] [--stop-after N]
+/// The operator's command for the tenant table and the user pool.
+#[derive(Parser)]
+#[command(name = "tenantctl", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-Walks the user pool and the tenant table (TABLE_NAME, default `tenants`) and reports users
-with no organisation, an attribute that disagrees with the claim, claims whose organisation
-or membership is missing, and organisations with no owner. Dry run unless --fix.
+#[derive(Subcommand)]
+enum Command {
+    /// Walks the user pool and the tenant table (TABLE_NAME, default `tenants`) and reports
+    /// users with no organisation, an attribute that disagrees with the claim, claims whose
+    /// organisation or membership is missing, and organisations with no owner. Dry run unless
+    /// --fix.
+    #[command(
+        after_help = "Exit status: 0 nothing left to repair, 1 findings remain, 2 error, 3 stopped early."
+    )]
+    Audit(AuditArgs),
+}
 
-  --fix              repair what can be repaired, through the triggers' own code path
-  --checkpoint FILE  record progress in FILE and resume from it if it exists
-  --report FILE      write the JSON report to FILE instead of standard output
-  --list-rate N      ListUsers calls a second (default 6; Cognito's quota is 30)
-  --update-rate N    attribute updates a second (default 5; Cognito's quota is 25)
-  --stop-after N     stop after N users, as an interruption would
-
-Exit status: 0 nothing left to repair, 1 findings remain, 2 error, 3 stopped early.";
-
-struct Args {
-    options: Options,
+#[derive(clap::Args)]
+struct AuditArgs {
+    /// The user pool to walk.
+    #[arg(long, value_name = "ID")]
+    user_pool_id: String,
+    /// Repair what can be repaired, through the triggers' own code path (each attribute
+    /// written counts that user as a monthly active user).
+    #[arg(long)]
+    fix: bool,
+    /// Record progress in FILE and resume from it if it exists.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Write the JSON report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    if args.next().as_deref() != Some("audit") {
-        return Err("the one command is `audit`".into());
-    }
-    let mut options = Options {
-        user_pool_id: String::new(),
-        fix: false,
-        list_rate: 6.0,
-        update_rate: 5.0,
-        checkpoint: None,
-        stop_after: None,
-    };
-    let mut report = None;
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--user-pool-id" => options.user_pool_id = value()?,
-            "--fix" => options.fix = true,
-            "--checkpoint" => options.checkpoint = Some(value()?.into()),
-            "--report" => report = Some(value()?.into()),
-            "--list-rate" => options.list_rate = number(&flag, &value()?)?,
-            "--update-rate" => options.update_rate = number(&flag, &value()?)?,
-            "--stop-after" => options.stop_after = Some(number(&flag, &value()?)?),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if options.user_pool_id.is_empty() {
-        return Err("--user-pool-id is required".into());
-    }
-    Ok(Args { options, report })
-}
-
-fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag} takes a positive number"))
+    /// ListUsers calls a second (Cognito's quota is 30).
+    #[arg(long, value_name = "N", default_value = "6")]
+    list_rate: CallsPerSecond,
+    /// Attribute updates a second (Cognito's quota is 25).
+    #[arg(long, value_name = "N", default_value = "5")]
+    update_rate: CallsPerSecond,
+    /// Stop after N users, as an interruption would.
+    #[arg(long, value_name = "N")]
+    stop_after: Option<NonZeroUsize>,
 }
 
 /// A progress bar on standard error (hidden when that is not a terminal).
@@ -86,15 +74,14 @@ impl Observer for Bar {
 async fn main() -> ExitCode {
     // Logs (repairs that fail) go to standard error: standard output is the JSON report.
     lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("tenantctl: {message}\n");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let Command::Audit(args) = Cli::parse().command;
+    let options = Options {
+        user_pool_id: args.user_pool_id,
+        fix: args.fix,
+        list_rate: args.list_rate,
+        update_rate: args.update_rate,
+        checkpoint: args.checkpoint,
+        stop_after: args.stop_after,
     };
     let settings = Settings::from_env();
     let sdk = aws_config::from_env()
@@ -102,12 +89,12 @@ async fn main() -> ExitCode {
         .load()
         .await;
     let provisioner = Provisioner::new(&sdk, settings);
-    let fix = args.options.fix;
+    let fix = options.fix;
     let bar = Bar(ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{prefix:>13} {spinner} {pos} users  {msg}  {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     ));
-    let mut audit = Audit::new(&provisioner, args.options);
+    let mut audit = Audit::new(&provisioner, options);
     let result = audit.run(&bar).await;
     bar.0.finish_and_clear();
     let progress = match result {

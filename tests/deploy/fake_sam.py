@@ -2,13 +2,18 @@
 CloudFormation would do with the stack's stateful parts, reading the parameter overrides with
 SAM's own parser.
 
-- `--guided` saves the answers in --config-file, as SAM does (stack `tenants-test`).
+- Like SAM, it refuses a --config-file that does not exist, even with `--guided`
+  (samcli/cli/cli_config_file.py).
+- `--guided` saves the answers in --config-file before it deploys, as SAM does (stack
+  `tenants-test`).
 - The table (`<stack>-tenants`), the user pool and the API's stage `v1` are made once; each
   deploy sets their deletion protection from `DeletionProtection` and caching on the cached
   routes' own method-settings keys, as the template's MethodSettings do.
 - The stack (CloudFormation in moto) carries the template's outputs.
 
-FAKE_SAM_LOG names the file that gets one JSON line of arguments per call. FAKE_SAM_TABLE gives
+FAKE_SAM_LOG names the file that gets one JSON line of arguments per call. FAKE_SAM_FAIL makes
+the deploy fail after the answers are saved; FAKE_SAM_DECLINE answers N at "Deploy this
+changeset?" (SAM then exits 0 and nothing is created). FAKE_SAM_TABLE gives
 the table another name (a stack made before the name was fixed); FAKE_SAM_IGNORE_PROTECTION
 makes it leave deletion protection as it was (a deploy that did not do what it said).
 """
@@ -35,6 +40,9 @@ def main(args):
     overrides = args[args.index("--parameter-overrides") + 1 :]
     parameters = CfnParameterOverridesType().convert(tuple(overrides), None, None)
     config = argument(args, "--config-file")
+    if not os.path.exists(config):
+        print(f"Error: Config file {config} does not exist or could not be read!", file=sys.stderr)
+        sys.exit(1)
     if "--guided" in args:
         document = tomlkit.document()
         document["version"] = 0.1
@@ -49,6 +57,11 @@ def main(args):
         }
         with open(config, "w", encoding="utf-8") as stream:
             stream.write(tomlkit.dumps(document))
+    if os.environ.get("FAKE_SAM_FAIL"):
+        print("Error: Failed to create/update the stack", file=sys.stderr)
+        sys.exit(1)
+    if os.environ.get("FAKE_SAM_DECLINE"):
+        return
 
     protected = parameters.get("DeletionProtection", "true") == "true"
     ignore_protection = os.environ.get("FAKE_SAM_IGNORE_PROTECTION")

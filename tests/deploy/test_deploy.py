@@ -241,6 +241,25 @@ class Deploy(Workspace):
         self.assertIn("ok: cache-control authorisation of GET /orgs/{org}/members is True", result.stdout)
         self.assertIn("ok: the user pool's deletion protection is 'ACTIVE'", result.stdout)
 
+    def test_a_failed_guided_deploy_leaves_protection_saved_for_the_next(self):
+        failed = self.deploy(FAKE_SAM_FAIL="1")
+        self.assertEqual(failed.returncode, 1)
+        self.assertIn("sam deploy failed", failed.stderr)
+        self.assertIn('DeletionProtection=\\"true\\"', self.config.read_text())
+        self.log.unlink()
+        result = self.deploy()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        first, second = self.sam_calls()
+        self.assertEqual(self.overrides(first)["DeletionProtection"], "false")
+        self.assertEqual(self.overrides(second)["DeletionProtection"], "true")
+        self.assertEqual(self.protection(), (True, "ACTIVE"))
+
+    def test_a_declined_change_set_deploys_nothing_more(self):
+        result = self.deploy(FAKE_SAM_DECLINE="1")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("was not created (it is absent); nothing more deployed", result.stderr)
+        self.assertEqual(len(self.sam_calls()), 1, "no second, protected deploy")
+
     def test_a_saved_stack_not_yet_created_is_created_unprotected_first(self):
         self.saved(f'Architecture="{OTHER_ARCH}" DeletionProtection="true"')
         result = self.deploy()
