@@ -458,12 +458,20 @@ async function decideApi(incoming, body) {
   const answer = await invoked.json()
   if (typeof answer.statusCode !== 'number')
     return { outcome: 'function error', ...refusal('INTEGRATION_FAILURE', 'Internal server error') }
-  // The function's own headers and nothing else: a proxy integration's answer is passed on.
+  // The function's own headers and nothing else: a proxy integration's answer is passed on,
+  // `headers` and `multiValueHeaders` merged into one list as API Gateway merges them
+  // (lambda_http answers a REST API with multiValueHeaders alone).
+  const headers = {}
+  for (const [name, value] of Object.entries(answer.headers ?? {})) headers[name.toLowerCase()] = [String(value)]
+  for (const [name, values] of Object.entries(answer.multiValueHeaders ?? {})) {
+    const key = name.toLowerCase()
+    headers[key] = [...new Set([...(headers[key] ?? []), ...values.map(String)])]
+  }
   return {
     outcome: 'allow',
     resource,
     status: answer.statusCode,
-    headers: answer.headers ?? {},
+    headers,
     body: answer.isBase64Encoded ? Buffer.from(answer.body ?? '', 'base64') : (answer.body ?? ''),
   }
 }
