@@ -6,6 +6,8 @@
 //! $API_BENCH; the second run prints the handler's share over the echo. Local stand-ins: the
 //! handler's two reads go to moto, so the share is mostly moto's.
 
+#![allow(clippy::unwrap_used)] // a developer tool: a panic is its error report
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 

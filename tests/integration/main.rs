@@ -2,6 +2,9 @@
 //! run on the local AWS world that `local/aws.sh` starts (`make integration`, in `make test`).
 //! Every test is `#[ignore]`d, so that a plain `cargo test` without the servers skips them.
 
+// Tests and their helpers: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
