@@ -4,6 +4,7 @@
 #                prints how long each part took, and names the part that failed
 # make check     the fast loop while coding: format, lint (Rust, Python, JS/TS), unit tests, the
 #                template's rules and policy cases; no local stack
+# make watch     cargo lambda watch on the local stack, for cargo lambda invoke --data-file events/...
 # make invoke    send each sample event in events/ to the function
 # make build     the Lambda artifact: target/lambda/provision-tenant/bootstrap(.zip)
 # make bench     start-up and cost against floors and peers (bench/), sign-up latency, a 1,000-user
@@ -44,7 +45,7 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
   --bin $(FUNCTION) --bin $(API_FUNCTION)
 
 .DELETE_ON_ERROR:
-.PHONY: all tools build test check style rules policy lint unit local-checks integration live deploy-checks template-checks \
+.PHONY: all tools build test check style rules policy watch lint unit local-checks integration live deploy-checks template-checks \
         template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors bench-checks fuzz deploy clean
 all: test
 
@@ -211,6 +212,12 @@ up: .venv/.installed node_modules/.installed build web
 
 invoke: .venv/.installed node_modules/.installed build
 	$(LOCAL_AWS) cargo run --quiet --example invoke
+
+# cargo lambda's own loop on the local stack: `cargo lambda watch` on [::1]:9000, where
+# with the stack's endpoints and table, kept running until Ctrl-C; in another terminal,
+#   cargo lambda invoke provision-tenant --data-file events/post-confirmation-sign-up.json
+watch: .venv/.installed node_modules/.installed build
+	$(LOCAL_AWS) cargo lambda watch -A ::1 -P 9000
 
 # As many function instances as the burst has sign-ups in flight, as Lambda would scale.
 # Then the tenant API's handler, warm, against a bare lambda_http echo built the same way.

@@ -53,7 +53,10 @@ groups=()
 
 stop_all() {
   local status=$?
-  trap - EXIT INT TERM
+  # A second Ctrl-C or TERM (timeout and a terminal both send one) must not cut the cleanup
+  # short and leave servers behind.
+  trap - EXIT
+  trap '' INT TERM
   for group in "${groups[@]}"; do kill -TERM -- "-$group" 2>/dev/null || true; done
   for group in "${groups[@]}"; do
     for _ in $(seq 50); do kill -0 -- "-$group" 2>/dev/null || break; sleep 0.1; done
