@@ -221,7 +221,7 @@ watch: .venv/.installed node_modules/.installed build
 
 # As many function instances as the burst has sign-ups in flight, as Lambda would scale.
 # Then the tenant API's handler, warm, against a bare lambda_http echo built the same way.
-ECHO_BOOTSTRAP := $(TARGET_DIR)/lambda/api_echo/bootstrap
+ECHO_BOOTSTRAP := $(TARGET_DIR)/lambda/bench_api_echo/bootstrap
 API_BENCH := $(TARGET_DIR)/bench/api.jsonl
 # The floors the function is measured against (bench/rust), built as the function is.
 bench-floors: .venv/.installed
@@ -247,12 +247,12 @@ bench-startup: .venv/.installed node_modules/.installed build bench-floors \
 	  --out $(BENCH_DIR)/startup.json --chart $(BENCH_DIR)/startup.svg
 
 bench: bench-startup
-	LOCAL_FUNCTION_INSTANCES=32 $(LOCAL_AWS) cargo run --quiet --example bench
-	cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --example api_echo
+	LOCAL_FUNCTION_INSTANCES=32 $(LOCAL_AWS) cargo run --quiet --example bench_burst
+	cargo lambda build --release --target $(RUST_TARGET).$(LAMBDA_GLIBC) --example bench_api_echo
 	mkdir -p $(dir $(API_BENCH)) && rm -f $(API_BENCH)
-	API_BENCH=$(API_BENCH) API_BENCH_LABEL=tenant-api $(LOCAL_AWS) cargo run --quiet --example api_bench
+	API_BENCH=$(API_BENCH) API_BENCH_LABEL=tenant-api $(LOCAL_AWS) cargo run --quiet --example bench_api
 	API_BENCH=$(API_BENCH) API_BENCH_LABEL="bare lambda_http echo" LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) \
-	  LAMBDA_API_ARTIFACT=$(abspath $(ECHO_BOOTSTRAP)) local/aws.sh cargo run --quiet --example api_bench
+	  LAMBDA_API_ARTIFACT=$(abspath $(ECHO_BOOTSTRAP)) local/aws.sh cargo run --quiet --example bench_api
 
 # Hostile input: libFuzzer over both triggers' event handling, seeded from events/, for
 # FUZZ_SECONDS (default 600). RUSTC_BOOTSTRAP lets the one stable toolchain here take the

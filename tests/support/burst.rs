@@ -1,6 +1,6 @@
 //! A launch-day burst: many sign-up confirmations at once while Cognito's attribute-update
 //! quota throttles, then every user's first sign-in. Shared by tests/integration/concurrency.rs (100 users,
-//! in make test) and examples/bench.rs (1,000, in make bench).
+//! in make test) and bench/rust/burst.rs (1,000, in make bench).
 
 use super::{ATTRIBUTE_UPDATE, LocalAws, PASSWORD, Pool, text};
 use std::collections::{BTreeMap, HashMap, HashSet};

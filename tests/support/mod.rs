@@ -1,5 +1,5 @@
 //! Talking to the local stand-ins that `local/aws.sh` starts: shared by the integration
-//! tests and by the examples (demo, invoke, bench), which include this file.
+//! tests and by the developer tools (local/demo.rs, local/invoke.rs, bench/rust), which include this file.
 #![allow(dead_code)] // each includer uses a different part
 // A test harness: a panic is how it reports a failure.
 #![allow(clippy::unwrap_used)]

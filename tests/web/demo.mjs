@@ -1,4 +1,4 @@
-// For `make demo`, after examples/demo.rs has signed the people up: what the tenant role lets
+// For `make demo`, after local/demo.rs has signed the people up: what the tenant role lets
 // each of them do, asked for real (a signed request through the local IAM gateway, with the
 // credentials the identity pool gave for their own ID token) and, beside it, what the
 // simulator says offline; then the web app in headless Chromium, signed in as the first

@@ -2,13 +2,13 @@
 //! Sends the same REST API proxy event (GET /orgs/{org} by a real, provisioned user) straight
 //! to the function's invoke API, WARM_UP times and then INVOCATIONS times one after another,
 //! and reports the latency. `make bench` runs it twice, once with `tenant-api` as the API
-//! function and once with `examples/api_echo.rs` in its place, appending each run's figures to
+//! function and once with `bench/rust/api_echo.rs` in its place, appending each run's figures to
 //! $API_BENCH; the second run prints the handler's share over the echo. Local stand-ins: the
 //! handler's two reads go to moto, so the share is mostly moto's.
 
 #![allow(clippy::unwrap_used)] // a developer tool: a panic is its error report
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use serde_json::{Value, json};
@@ -17,7 +17,7 @@ use support::LocalAws;
 
 const WARM_UP: usize = 20;
 const INVOCATIONS: usize = 300;
-const EVENT: &str = include_str!("../events/api/get-organisation.json");
+const EVENT: &str = include_str!("../../events/api/get-organisation.json");
 
 #[tokio::main]
 async fn main() {

@@ -8,7 +8,7 @@
 //!    throttles attribute updates past 25 a second (Cognito's default UserUpdate quota), then
 //!    every user's first sign-in; then the table is checked user by user.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
