@@ -20,7 +20,7 @@
 //! Every answer carries `Access-Control-Allow-Origin` for the one origin the stack admits
 //! (`ALLOWED_ORIGIN`): the web app calls the API from its own origin.
 
-use crate::ids::{OrgId, UserSub};
+use crate::domain::{OrgId, UserSub};
 use crate::store::{OrgStore, StoreError};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;

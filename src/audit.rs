@@ -20,8 +20,8 @@
 //! than once a user keeps that cost small in a large pool. Every repair is idempotent, so the
 //! part of a page done again after a crash is harmless.
 
-use crate::event::User;
-use crate::ids::{OrgId, UserSub};
+use crate::domain::User;
+use crate::domain::{OrgId, UserSub};
 use crate::provision::{Provisioner, now};
 use crate::store::NewOrg;
 use crate::user_pool::ListedUser;

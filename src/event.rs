@@ -20,7 +20,7 @@
 //! `response.claimsOverrideDetails`, each checked to its documented shape. Fields the contract
 //! does not name are allowed: Cognito documents that it may add some.
 
-use crate::ids::UserSub;
+use crate::domain::{User, UserSub};
 use serde_json::{Map, Value};
 
 /// What an event asks of the function.
@@ -32,17 +32,6 @@ pub enum Trigger {
     TokenGeneration(User),
     /// Anything else: a password reset above all, which must never provision.
     Other(String),
-}
-
-/// The user an event is about.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct User {
-    pub user_pool_id: String,
-    pub user_name: String,
-    pub sub: UserSub,
-    /// The organisation attribute as the event carries it, if at all. Only ever compared with
-    /// the table's claim; never trusted on its own.
-    pub org_attribute: Option<String>,
 }
 
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]

@@ -17,7 +17,7 @@
 //! Metrics with no data point in a period are missing, not zero: the alarms treat missing data
 //! as not breaching.
 
-use crate::triggers::Report;
+use crate::outcome::Report;
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

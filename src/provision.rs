@@ -2,8 +2,8 @@
 //! user's one organisation, then make the user pool say so.
 
 use crate::config::Settings;
-use crate::event::User;
-use crate::ids::{OrgId, UserSub};
+use crate::domain::User;
+use crate::domain::{OrgId, UserSub};
 use crate::store::{NewOrg, OrgStore, Recorded, StoreError};
 use crate::user_pool::{UserPool, UserPoolError};
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};

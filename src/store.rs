@@ -11,7 +11,7 @@
 //! The claim is the idempotency record: whoever writes it first owns the user's one
 //! organisation, and every later attempt finds it and reuses that organisation.
 
-use crate::ids::{OrgId, UserSub};
+use crate::domain::{OrgId, UserSub};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;

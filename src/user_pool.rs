@@ -1,6 +1,6 @@
 //! The user pool: where the organisation id is set on the user, and where the audit lists users.
 
-use crate::ids::{OrgId, UserSub};
+use crate::domain::{OrgId, UserSub};
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::error::{BuildError, DisplayErrorContext};
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, UserType};

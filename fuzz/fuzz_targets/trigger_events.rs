@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use provision_tenant::event::{self, Trigger};
-use provision_tenant::ids::OrgId;
+use provision_tenant::domain::OrgId;
 use provision_tenant::triggers::pre_token;
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! metrics the function really emits.
 
 use super::*;
-use crate::triggers::{Outcome, TriggerKind};
+use crate::outcome::{Outcome, TriggerKind};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use yaml_rust2::{Yaml, YamlLoader};

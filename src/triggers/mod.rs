@@ -10,10 +10,11 @@
 pub mod post_confirmation;
 pub mod pre_token;
 
-use crate::event::{self, EventError, Trigger, User};
-use crate::ids::OrgId;
+use crate::domain::{OrgId, User};
+use crate::event::{self, EventError, Trigger};
 use crate::metrics::Metrics;
-use crate::provision::{self, Provisioner};
+use crate::outcome::{Outcome, Report, TriggerKind};
+use crate::provision::Provisioner;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -44,130 +45,6 @@ impl From<TriggerError> for Diagnostic {
         Diagnostic {
             error_type: error_type.to_owned(),
             error_message: message.to_owned(),
-        }
-    }
-}
-
-/// How one invocation ended: the `outcome` field of its log line, and a metric of its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// A new organisation was recorded for the user.
-    Minted,
-    /// The user's recorded organisation was found and the attribute set to it.
-    Reused,
-    /// The attribute already named the recorded organisation: nothing written.
-    AlreadySet,
-    /// PostConfirmation could not finish in time; the first token provisions the user.
-    Deferred,
-    /// The token carries the recorded organisation, which the attribute already named.
-    Verified,
-    /// The token carries the recorded organisation; the attribute was missing or differed.
-    Repaired,
-    /// No organisation could be confirmed or recorded: no token.
-    Refused,
-    /// The event was malformed: nothing written.
-    Rejected,
-    /// A trigger source with nothing to do (a password reset, say).
-    Skipped,
-}
-
-impl Outcome {
-    pub const ALL: [Self; 9] = [
-        Self::Minted,
-        Self::Reused,
-        Self::AlreadySet,
-        Self::Deferred,
-        Self::Verified,
-        Self::Repaired,
-        Self::Refused,
-        Self::Rejected,
-        Self::Skipped,
-    ];
-
-    /// As the log's `outcome` field says it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minted => "minted",
-            Self::Reused => "reused",
-            Self::AlreadySet => "already_set",
-            Self::Deferred => "deferred",
-            Self::Verified => "verified",
-            Self::Repaired => "repaired",
-            Self::Refused => "refused",
-            Self::Rejected => "rejected",
-            Self::Skipped => "skipped",
-        }
-    }
-
-    /// The CloudWatch metric that counts it.
-    pub fn metric_name(self) -> &'static str {
-        match self {
-            Self::Minted => "Minted",
-            Self::Reused => "Reused",
-            Self::AlreadySet => "AlreadySet",
-            Self::Deferred => "Deferred",
-            Self::Verified => "Verified",
-            Self::Repaired => "Repaired",
-            Self::Refused => "Refused",
-            Self::Rejected => "Rejected",
-            Self::Skipped => "Skipped",
-        }
-    }
-}
-
-impl From<provision::Outcome> for Outcome {
-    fn from(outcome: provision::Outcome) -> Self {
-        match outcome {
-            provision::Outcome::Minted => Self::Minted,
-            provision::Outcome::Reused => Self::Reused,
-            provision::Outcome::AlreadySet => Self::AlreadySet,
-        }
-    }
-}
-
-/// Which trigger an invocation was, as far as the event says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TriggerKind {
-    PostConfirmation,
-    TokenGeneration,
-    /// Another source, or an event too malformed to tell.
-    Other,
-}
-
-impl TriggerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PostConfirmation => "PostConfirmation",
-            Self::TokenGeneration => "TokenGeneration",
-            Self::Other => "Other",
-        }
-    }
-
-    /// The trigger a (possibly malformed) event claims to be.
-    fn of(payload: &Value) -> Self {
-        match payload.get("triggerSource").and_then(Value::as_str) {
-            Some(source) if source.starts_with(event::POST_CONFIRMATION) => Self::PostConfirmation,
-            Some(source) if source.starts_with(event::TOKEN_GENERATION) => Self::TokenGeneration,
-            _ => Self::Other,
-        }
-    }
-}
-
-/// What one invocation did, for its metrics line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Report {
-    pub trigger: TriggerKind,
-    pub outcome: Outcome,
-    /// The security warning was given: the attribute named an organisation not the user's.
-    pub foreign_org: bool,
-}
-
-impl Report {
-    pub fn new(trigger: TriggerKind, outcome: Outcome) -> Self {
-        Self {
-            trigger,
-            outcome,
-            foreign_org: false,
         }
     }
 }

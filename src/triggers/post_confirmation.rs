@@ -7,9 +7,10 @@
 //! for the alarm, and the user's first token provisions them through the same code path.
 
 use crate::config::HANDLER_DEADLINE;
-use crate::event::User;
+use crate::domain::User;
+use crate::outcome::{Outcome, Report, TriggerKind};
 use crate::provision::Provisioner;
-use crate::triggers::{Outcome, Report, TriggerKind, warn_foreign_org};
+use crate::triggers::warn_foreign_org;
 use serde_json::Value;
 use tracing::{error, info};
 

@@ -22,10 +22,11 @@
 //! user's groups as they are; an absent one might suppress them.
 
 use crate::config::HANDLER_DEADLINE;
-use crate::event::User;
-use crate::ids::OrgId;
+use crate::domain::OrgId;
+use crate::domain::User;
+use crate::outcome::{Outcome, Report, TriggerKind};
 use crate::provision::{self, Provisioner};
-use crate::triggers::{Outcome, Report, TriggerError, TriggerKind, warn_foreign_org};
+use crate::triggers::{TriggerError, warn_foreign_org};
 use serde_json::{Map, Value};
 use tokio::time::{Instant, timeout_at};
 use tracing::{error, info, warn};

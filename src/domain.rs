@@ -1,4 +1,6 @@
-//! The two identifiers everything here deals in: an organisation's and a user's.
+//! The domain's own types: the two identifiers everything here deals in (an organisation's and
+//! a user's), and the user a trigger or the audit acts for. No AWS type appears here; the
+//! adapters (`event`, `store`, `user_pool`) translate to and from them.
 
 use std::fmt;
 use uuid::Uuid;
@@ -44,6 +46,17 @@ impl fmt::Display for UserSub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.hyphenated().fmt(f)
     }
+}
+
+/// The user a trigger (or the audit's repair) acts for, as far as the user pool knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub user_pool_id: String,
+    pub user_name: String,
+    pub sub: UserSub,
+    /// The organisation attribute as the user pool holds it, if at all. Only ever compared with
+    /// the table's claim; never trusted on its own.
+    pub org_attribute: Option<String>,
 }
 
 #[cfg(test)]
