@@ -20,18 +20,33 @@
 //! than once a user keeps that cost small in a large pool. Every repair is idempotent, so the
 //! part of a page done again after a crash is harmless.
 
-use crate::domain::User;
-use crate::domain::{OrgId, UserSub};
+use crate::domain::{OrgId, User, UserSub};
 use crate::provision::{Provisioner, now};
 use crate::store::NewOrg;
 use crate::user_pool::ListedUser;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
+use strum::IntoEnumIterator;
 use tokio::time::Instant;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// What the audit can find, named in the report and the log as `snake_case`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Finding {
     NoClaim,
     AttributeMissing,
@@ -44,34 +59,8 @@ pub enum Finding {
 }
 
 impl Finding {
-    pub const ALL: [Finding; 8] = [
-        Finding::NoClaim,
-        Finding::AttributeMissing,
-        Finding::AttributeMismatch,
-        Finding::OrganisationMissing,
-        Finding::MembershipMissing,
-        Finding::CorruptClaim,
-        Finding::NoSub,
-        Finding::OrganisationWithoutOwner,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Finding::NoClaim => "no_claim",
-            Finding::AttributeMissing => "attribute_missing",
-            Finding::AttributeMismatch => "attribute_mismatch",
-            Finding::OrganisationMissing => "organisation_missing",
-            Finding::MembershipMissing => "membership_missing",
-            Finding::CorruptClaim => "corrupt_claim",
-            Finding::NoSub => "no_sub",
-            Finding::OrganisationWithoutOwner => "organisation_without_owner",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Finding> {
-        Finding::ALL
-            .into_iter()
-            .find(|finding| finding.as_str() == text)
+        self.into()
     }
 
     /// Whether `--fix` repairs this finding.
@@ -108,18 +97,22 @@ pub struct Options {
 }
 
 /// One finding about one user or organisation, and what `--fix` did about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Record {
     pub finding: Finding,
     pub user_name: Option<String>,
     pub sub: Option<String>,
+    #[serde(rename = "orgId")]
     pub org: Option<String>,
     /// None in a dry run or for a finding no fix applies to.
     pub repaired: Option<bool>,
 }
 
-/// Where the walk is, and what it found so far: the checkpoint's content.
-#[derive(Debug, Default, PartialEq)]
+/// Where the walk is, and what it found so far: the checkpoint's content, and the report's
+/// (which adds the counts).
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Progress {
     pub user_pool_id: String,
     /// The ListUsers token of the page being worked on (None: the first page).
@@ -128,7 +121,22 @@ pub struct Progress {
     pub done_in_page: usize,
     pub users_seen: usize,
     pub users_complete: bool,
+    #[serde(rename = "findings")]
     pub records: Vec<Record>,
+}
+
+/// The JSON report: the progress and, for every finding, how many were found and repaired.
+#[derive(Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    progress: &'a Progress,
+    counts: BTreeMap<&'static str, Count>,
+}
+
+#[derive(Serialize)]
+struct Count {
+    found: usize,
+    repaired: usize,
 }
 
 /// A rate of calls: finite, from one call in 100 s to 1,000 a second. Zero, a negative or a
@@ -407,8 +415,9 @@ impl<'a> Audit<'a> {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(fresh),
             Err(err) => return Err(checkpoint_error(path, err.to_string())),
         };
-        let progress = Progress::from_json(&text)
-            .ok_or_else(|| checkpoint_error(path, "not a checkpoint of this command".into()))?;
+        let progress: Progress = serde_json::from_str(&text).map_err(|err| {
+            checkpoint_error(path, format!("not a checkpoint of this command: {err}"))
+        })?;
         if progress.user_pool_id != self.options.user_pool_id {
             return Err(checkpoint_error(path, "it is for another user pool".into()));
         }
@@ -422,7 +431,7 @@ impl<'a> Audit<'a> {
             return Ok(());
         };
         let temporary = path.with_extension("tmp");
-        std::fs::write(&temporary, progress.to_json().to_string())
+        std::fs::write(&temporary, progress.report())
             .and_then(|()| std::fs::rename(&temporary, path))
             .map_err(|err| checkpoint_error(path, err.to_string()))
     }
@@ -432,29 +441,6 @@ fn checkpoint_error(path: &std::path::Path, reason: String) -> AuditError {
     AuditError::Checkpoint {
         path: path.display().to_string(),
         reason,
-    }
-}
-
-impl Record {
-    fn to_json(&self) -> Value {
-        json!({
-            "finding": self.finding.as_str(),
-            "userName": self.user_name,
-            "sub": self.sub,
-            "orgId": self.org,
-            "repaired": self.repaired,
-        })
-    }
-
-    fn from_json(value: &Value) -> Option<Self> {
-        let text = |name: &str| value.get(name).and_then(Value::as_str).map(str::to_owned);
-        Some(Self {
-            finding: Finding::parse(value.get("finding")?.as_str()?)?,
-            user_name: text("userName"),
-            sub: text("sub"),
-            org: text("orgId"),
-            repaired: value.get("repaired").and_then(Value::as_bool),
-        })
     }
 }
 
@@ -470,55 +456,28 @@ impl Progress {
         counts
     }
 
-    /// The report (and the checkpoint): JSON.
-    pub fn to_json(&self) -> Value {
+    /// The report: the checkpoint's fields and every finding's counts, as JSON.
+    pub fn report(&self) -> String {
         let counted = self.counts();
-        let counts: serde_json::Map<String, Value> = Finding::ALL
-            .into_iter()
+        let counts = Finding::iter()
             .map(|finding| {
                 let (found, repaired) = counted.get(&finding).copied().unwrap_or_default();
-                (
-                    finding.as_str().to_owned(),
-                    json!({"found": found, "repaired": repaired}),
-                )
+                (finding.as_str(), Count { found, repaired })
             })
             .collect();
-        json!({
-            "userPoolId": self.user_pool_id,
-            "pageToken": self.page_token,
-            "doneInPage": self.done_in_page,
-            "usersSeen": self.users_seen,
-            "usersComplete": self.users_complete,
-            "counts": counts,
-            "findings": self.records.iter().map(Record::to_json).collect::<Vec<_>>(),
-        })
-    }
-
-    pub fn from_json(text: &str) -> Option<Self> {
-        let value: Value = serde_json::from_str(text).ok()?;
-        let count = |name: &str| value.get(name).and_then(Value::as_u64).map(|n| n as usize);
-        Some(Self {
-            user_pool_id: value.get("userPoolId")?.as_str()?.to_owned(),
-            page_token: value
-                .get("pageToken")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            done_in_page: count("doneInPage")?,
-            users_seen: count("usersSeen")?,
-            users_complete: value.get("usersComplete")?.as_bool()?,
-            records: value
-                .get("findings")?
-                .as_array()?
-                .iter()
-                .map(Record::from_json)
-                .collect::<Option<_>>()?,
-        })
+        let report = Report {
+            progress: self,
+            counts,
+        };
+        // Plain data with string keys: serialising it cannot fail.
+        serde_json::to_string(&report).unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn progress_survives_its_own_checkpoint() {
@@ -536,20 +495,30 @@ mod tests {
                 repaired: Some(true),
             }],
         };
-        let text = progress.to_json().to_string();
-        assert_eq!(Progress::from_json(&text), Some(progress));
-        assert_eq!(Progress::from_json("{}"), None);
+        let text = progress.report();
+        let read: Progress = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, progress);
+        let report: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            report["counts"]["attribute_mismatch"],
+            json!({"found": 1, "repaired": 1})
+        );
+        assert_eq!(
+            report["counts"]["no_claim"],
+            json!({"found": 0, "repaired": 0})
+        );
+        assert_eq!(report["findings"][0]["orgId"], Value::Null);
+        assert!(serde_json::from_str::<Progress>("{}").is_err());
     }
 
     #[test]
     fn every_finding_has_a_distinct_name_that_parses_back() {
-        for finding in Finding::ALL {
-            assert_eq!(Finding::parse(finding.as_str()), Some(finding));
+        for finding in Finding::iter() {
+            let named = serde_json::to_value(finding).unwrap();
+            assert_eq!(named, json!(finding.as_str()));
+            assert_eq!(serde_json::from_value::<Finding>(named).unwrap(), finding);
         }
-        let fixable: Vec<_> = Finding::ALL
-            .into_iter()
-            .filter(|f| f.repairable())
-            .collect();
+        let fixable: Vec<_> = Finding::iter().filter(|f| f.repairable()).collect();
         assert_eq!(fixable.len(), 5);
     }
 

@@ -6,8 +6,10 @@ use crate::event;
 use crate::provision;
 use serde_json::Value;
 
-/// How one invocation ended: the `outcome` field of its log line, and a metric of its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How one invocation ended: the `outcome` field of its log line (`snake_case`), and a metric
+/// of its own (`metric_name`). `Outcome::iter()` lists them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum Outcome {
     /// A new organisation was recorded for the user.
     Minted,
@@ -30,31 +32,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Self; 9] = [
-        Self::Minted,
-        Self::Reused,
-        Self::AlreadySet,
-        Self::Deferred,
-        Self::Verified,
-        Self::Repaired,
-        Self::Refused,
-        Self::Rejected,
-        Self::Skipped,
-    ];
-
     /// As the log's `outcome` field says it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Minted => "minted",
-            Self::Reused => "reused",
-            Self::AlreadySet => "already_set",
-            Self::Deferred => "deferred",
-            Self::Verified => "verified",
-            Self::Repaired => "repaired",
-            Self::Refused => "refused",
-            Self::Rejected => "rejected",
-            Self::Skipped => "skipped",
-        }
+        self.into()
     }
 
     /// The CloudWatch metric that counts it.
@@ -83,8 +63,8 @@ impl From<provision::Outcome> for Outcome {
     }
 }
 
-/// Which trigger an invocation was, as far as the event says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which trigger an invocation was, as far as the event says; named as the variant is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 pub enum TriggerKind {
     PostConfirmation,
     TokenGeneration,
@@ -94,11 +74,7 @@ pub enum TriggerKind {
 
 impl TriggerKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PostConfirmation => "PostConfirmation",
-            Self::TokenGeneration => "TokenGeneration",
-            Self::Other => "Other",
-        }
+        self.into()
     }
 
     /// The trigger a (possibly malformed) event claims to be.

@@ -105,7 +105,7 @@ async fn main() -> ExitCode {
         }
     };
 
-    let report = progress.to_json().to_string();
+    let report = progress.report();
     match &args.report {
         Some(path) => {
             if let Err(err) = std::fs::write(path, report + "\n") {
