@@ -231,7 +231,7 @@ impl<'a> Audit<'a> {
             self.list_pace.wait().await;
             let page = self
                 .provisioner
-                .user_pool
+                .user_pool()
                 .list_users(&self.options.user_pool_id, progress.page_token.clone())
                 .await?;
             let todo = &page.users[progress.done_in_page.min(page.users.len())..];
@@ -271,7 +271,7 @@ impl<'a> Audit<'a> {
 
     /// The findings for each of these users: their claims and records in two batched reads.
     async fn check_users(&self, users: &[ListedUser]) -> Result<Vec<Vec<Record>>, AuditError> {
-        let store = &self.provisioner.store;
+        let store = self.provisioner.store();
         let subs: Vec<_> = users.iter().filter_map(|user| user.sub).collect();
         let claims = store.claims_of(&subs).await?;
         let owned: Vec<(OrgId, UserSub)> = subs
@@ -361,7 +361,7 @@ impl<'a> Audit<'a> {
             }
             (Finding::OrganisationMissing | Finding::MembershipMissing, Some(org)) => match now() {
                 Ok(created_at) => provisioner
-                    .store
+                    .store()
                     .restore(&NewOrg {
                         org,
                         owner: sub,
@@ -382,7 +382,7 @@ impl<'a> Audit<'a> {
 
     /// Organisations whose creator's claim does not name them (or who have no claim at all).
     async fn organisations_without_owner(&self) -> Result<Vec<Record>, AuditError> {
-        let store = &self.provisioner.store;
+        let store = self.provisioner.store();
         let organisations = store.organisations().await?;
         let owners: Vec<UserSub> = organisations.iter().filter_map(|o| o.owner).collect();
         let claims = store.claims_of(&owners).await?;

@@ -2,8 +2,7 @@
 //! user's one organisation, then make the user pool say so.
 
 use crate::config::Settings;
-use crate::domain::User;
-use crate::domain::{OrgId, UserSub};
+use crate::domain::{OrgId, User, UserSub};
 use crate::store::{NewOrg, OrgStore, Recorded, StoreError};
 use crate::user_pool::{UserPool, UserPoolError};
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
@@ -37,22 +36,47 @@ pub enum ProvisionError {
     Clock(String),
 }
 
-/// The table and the user pool: built once per process and shared by every invocation.
+/// The table and the user pool: built once per process and shared by every invocation. The
+/// triggers ask it, not its adapters, what they need.
 pub struct Provisioner {
-    pub store: OrgStore,
-    pub user_pool: UserPool,
+    store: OrgStore,
+    user_pool: UserPool,
 }
 
 impl Provisioner {
     /// The table and user pool named by the settings, reached with the SDK configuration given.
     pub fn new(sdk: &aws_config::SdkConfig, settings: Settings) -> Self {
-        Self {
-            store: OrgStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table_name),
-            user_pool: UserPool::new(
+        Self::from_parts(
+            OrgStore::new(aws_sdk_dynamodb::Client::new(sdk), settings.table_name),
+            UserPool::new(
                 aws_sdk_cognitoidentityprovider::Client::new(sdk),
                 settings.org_attribute,
             ),
-        }
+        )
+    }
+
+    /// From adapters already built (tests give it mocked clients).
+    pub fn from_parts(store: OrgStore, user_pool: UserPool) -> Self {
+        Self { store, user_pool }
+    }
+
+    /// The organisation the table says the user has, if any (a consistent read).
+    pub async fn claimed_org(&self, sub: UserSub) -> Result<Option<OrgId>, StoreError> {
+        self.store.claimed_org(sub).await
+    }
+
+    /// The user attribute that carries the organisation (`custom:org`).
+    pub fn org_attribute(&self) -> &str {
+        self.user_pool.org_attribute()
+    }
+
+    /// The adapters themselves, for the audit: an operator's tool that walks both.
+    pub(crate) fn store(&self) -> &OrgStore {
+        &self.store
+    }
+
+    pub(crate) fn user_pool(&self) -> &UserPool {
+        &self.user_pool
     }
 
     /// For init: the table's connection opened, within `deadline`, so that the first sign-up

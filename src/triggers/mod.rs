@@ -66,7 +66,7 @@ pub async fn dispatch(
     payload: Value,
     provisioner: &Provisioner,
 ) -> (Result<Value, TriggerError>, Report) {
-    let org_attribute = provisioner.user_pool.org_attribute();
+    let org_attribute = provisioner.org_attribute();
     match event::parse(&payload, org_attribute) {
         Ok(Trigger::ConfirmSignUp(user)) => {
             let (answer, report) = post_confirmation::handle(payload, &user, provisioner).await;

@@ -38,7 +38,7 @@ pub async fn handle(
 ) -> (Result<Value, TriggerError>, Report) {
     let deadline = Instant::now() + HANDLER_DEADLINE;
     let attribute = user.org_attribute.as_deref();
-    let claimed = timeout_at(deadline, provisioner.store.claimed_org(user.sub)).await;
+    let claimed = timeout_at(deadline, provisioner.claimed_org(user.sub)).await;
     let (org, outcome) = match claimed {
         Ok(Ok(Some(org))) if attribute == Some(org.to_string().as_str()) => {
             let outcome = Outcome::Verified;
@@ -78,7 +78,7 @@ pub async fn handle(
         attribute = attribute_update,
         "token carries the claimed organisation"
     );
-    let answer = with_org_claim(payload, provisioner.user_pool.org_attribute(), org);
+    let answer = with_org_claim(payload, provisioner.org_attribute(), org);
     (Ok(answer), report)
 }
 

@@ -147,6 +147,10 @@ impl Aws {
     }
 
     fn provisioner(&self) -> Provisioner {
+        Provisioner::from_parts(self.store(), self.user_pool())
+    }
+
+    fn store(&self) -> OrgStore {
         let dynamo = mock_client!(
             aws_sdk_dynamodb,
             RuleMode::MatchAny,
@@ -155,6 +159,10 @@ impl Aws {
                 .retry_config(config::retries())
                 .interceptor(self.transactions.clone())
         );
+        OrgStore::new(dynamo, "tenants")
+    }
+
+    fn user_pool(&self) -> UserPool {
         let cognito = mock_client!(
             aws_sdk_cognitoidentityprovider,
             RuleMode::MatchAny,
@@ -163,10 +171,7 @@ impl Aws {
                 .retry_config(config::retries())
                 .interceptor(self.updates.clone())
         );
-        Provisioner {
-            store: OrgStore::new(dynamo, "tenants"),
-            user_pool: UserPool::new(cognito, "custom:org"),
-        }
+        UserPool::new(cognito, "custom:org")
     }
 
     /// Invokes the handler; returns its answer and the outcomes it logged, in order.
@@ -783,10 +788,7 @@ async fn a_silent_table_endpoint_defers_instead_of_hanging() {
         Transaction::Commits,
         AttributeUpdate::Succeeds,
     );
-    let provisioner = Provisioner {
-        store: OrgStore::new(dynamo, "tenants"),
-        ..aws.provisioner()
-    };
+    let provisioner = Provisioner::from_parts(OrgStore::new(dynamo, "tenants"), aws.user_pool());
 
     let (answer, log) = invoke_with(&provisioner, fixtures::sign_up(None)).await;
 
