@@ -25,7 +25,7 @@ use crate::store::{OrgStore, StoreError};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Value, json};
+use serde::Serialize;
 use tracing::{info, warn};
 
 pub const DEFAULT_PAGE: i32 = 25;
@@ -122,7 +122,12 @@ pub async fn handle(
             } else {
                 info!(status = status.as_u16(), reason = %err, "request refused");
             }
-            (status, json!({ "message": err.public_message() }))
+            (
+                status,
+                json_body(&ErrorBody {
+                    message: err.public_message(),
+                }),
+            )
         }
     };
     let mut response = Response::builder()
@@ -133,10 +138,44 @@ pub async fn handle(
             .header("access-control-allow-origin", origin)
             .header("vary", "origin");
     }
-    Ok(response.body(Body::Text(body.to_string()))?)
+    Ok(response.body(body)?)
 }
 
-async fn serve(request: &Request, store: &OrgStore) -> Result<Value, ApiError> {
+/// The answers' bodies, as the web app reads them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrganisationBody {
+    org_id: OrgId,
+    created_at: Option<String>,
+    created_by: Option<UserSub>,
+}
+
+#[derive(Serialize)]
+struct MembersBody {
+    members: Vec<MemberBody>,
+    /// The cursor for the next page: the last member's sub, where more may follow.
+    next: Option<UserSub>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MemberBody {
+    sub: UserSub,
+    role: Option<String>,
+    created_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    message: String,
+}
+
+/// A body of plain data with string keys, whose serialisation cannot fail.
+fn json_body(body: &impl Serialize) -> Body {
+    Body::Text(serde_json::to_string(body).unwrap_or_default())
+}
+
+async fn serve(request: &Request, store: &OrgStore) -> Result<Body, ApiError> {
     if request.method() != Method::GET {
         return Err(ApiError::MethodNotAllowed);
     }
@@ -183,10 +222,10 @@ async fn serve(request: &Request, store: &OrgStore) -> Result<Value, ApiError> {
     match route {
         Route::Organisation => {
             let record = store.organisation(org).await?.ok_or(ApiError::NoRecord)?;
-            Ok(json!({
-                "orgId": record.org.to_string(),
-                "createdAt": record.created_at,
-                "createdBy": record.created_by.map(|sub| sub.to_string()),
+            Ok(json_body(&OrganisationBody {
+                org_id: record.org,
+                created_at: record.created_at,
+                created_by: record.created_by,
             }))
         }
         Route::Members => {
@@ -208,13 +247,17 @@ async fn serve(request: &Request, store: &OrgStore) -> Result<Value, ApiError> {
                 ),
             };
             let page = store.members(org, limit, after).await?;
-            Ok(json!({
-                "members": page.members.iter().map(|member| json!({
-                    "sub": member.sub.to_string(),
-                    "role": member.role,
-                    "createdAt": member.created_at,
-                })).collect::<Vec<_>>(),
-                "next": page.next.map(|sub| sub.to_string()),
+            Ok(json_body(&MembersBody {
+                members: page
+                    .members
+                    .into_iter()
+                    .map(|member| MemberBody {
+                        sub: member.sub,
+                        role: member.role,
+                        created_at: member.created_at,
+                    })
+                    .collect(),
+                next: page.next,
             }))
         }
     }

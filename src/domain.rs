@@ -48,6 +48,20 @@ impl fmt::Display for UserSub {
     }
 }
 
+// Both ids travel as their canonical text (lower-case, hyphenated), as the table and the
+// `org` tag spell them.
+impl serde::Serialize for OrgId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl serde::Serialize for UserSub {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// The user a trigger (or the audit's repair) acts for, as far as the user pool knows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {

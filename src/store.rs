@@ -392,21 +392,21 @@ impl OrgStore {
 
     /// Every organisation item in the table and its creator: a full scan, for the audit only.
     pub async fn organisations(&self) -> Result<Vec<OrgOwner>, StoreError> {
+        // The SDK's paginator follows LastEvaluatedKey until the scan is done.
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#sk = :org")
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":org", text(ORG_SORT_KEY))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
         let mut owners = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#sk = :org")
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":org", text(ORG_SORT_KEY))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
             for item in page.items() {
                 let Some(org) = item
                     .get(ORG_ID)
@@ -421,11 +421,8 @@ impl OrgStore {
                     .and_then(|sub| UserSub::parse(sub));
                 owners.push(OrgOwner { org, owner });
             }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(owners);
-            }
         }
+        Ok(owners)
     }
 
     /// BatchGetItem in chunks of 100, strongly consistent, until no key is left unprocessed.
