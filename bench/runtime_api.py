@@ -13,11 +13,10 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 
 # The local world's HTTP plumbing (local/http_relay.py), shared with the fault proxy.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "local"))
-from http_relay import QuietServer  # noqa: E402
+from http_relay import QuietServer, RelayHandler  # noqa: E402
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -60,18 +59,7 @@ class RuntimeApi:
     def _handler(self):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # One write for head and body, or Nagle holds the body for the delayed ACK (40 ms).
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
-            def _body(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
+        class Handler(RelayHandler):
             def _reply(self, status, body=b"", headers=()):
                 self.send_response(status)
                 for name, value in headers:
@@ -109,7 +97,7 @@ class RuntimeApi:
                 )
 
             def do_POST(self):
-                body = self._body()
+                body = self.body()
                 answered = time.perf_counter()
                 parts = self.path[len(PREFIX) :].strip("/").split("/")
                 if parts == ["init", "error"]:
