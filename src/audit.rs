@@ -20,7 +20,7 @@
 //! than once a user keeps that cost small in a large pool. Every repair is idempotent, so the
 //! part of a page done again after a crash is harmless.
 
-use crate::domain::{OrgId, User, UserSub};
+use crate::domain::{OrgId, Role, User, UserSub};
 use crate::provision::{Provisioner, now};
 use crate::store::NewOrg;
 use crate::user_pool::ListedUser;
@@ -360,13 +360,19 @@ impl<'a> Audit<'a> {
                     .map_err(|err| err.to_string())
             }
             (Finding::OrganisationMissing | Finding::MembershipMissing, Some(org)) => match now() {
+                // The claim's holder created the organisation the claim names: they are its
+                // owner. A membership the claim does not prove is never restored here.
                 Ok(created_at) => provisioner
                     .store()
-                    .restore(&NewOrg {
-                        org,
-                        owner: sub,
-                        created_at,
-                    })
+                    .restore(
+                        &NewOrg {
+                            org,
+                            creator: sub,
+                            created_at,
+                        },
+                        sub,
+                        Role::Owner,
+                    )
                     .await
                     .map_err(|err| err.to_string()),
                 Err(err) => Err(err.to_string()),

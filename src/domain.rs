@@ -62,6 +62,20 @@ impl serde::Serialize for UserSub {
     }
 }
 
+/// A member's role in an organisation, as the table records it (`role`, snake_case). The
+/// creator of an organisation is its first owner; teams will add the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Role {
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// The user a trigger (or the audit's repair) acts for, as far as the user pool knows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {

@@ -122,7 +122,7 @@ impl Provisioner {
     pub async fn mint(&self, owner: UserSub) -> Result<(OrgId, Outcome), ProvisionError> {
         let new = NewOrg {
             org: OrgId::mint(),
-            owner,
+            creator: owner,
             created_at: now()?,
         };
         Ok(match self.store.record(&new).await? {

@@ -11,7 +11,7 @@
 //! The claim is the idempotency record: whoever writes it first owns the user's one
 //! organisation, and every later attempt finds it and reuses that organisation.
 
-use crate::domain::{OrgId, UserSub};
+use crate::domain::{OrgId, Role, UserSub};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -65,11 +65,12 @@ pub enum StoreError {
     Build(#[from] BuildError),
 }
 
-/// A new organisation, as the store records it.
+/// A new organisation, as the store records it: its creator is the user whose claim names
+/// it, and its first member, an owner.
 #[derive(Debug)]
 pub struct NewOrg {
     pub org: OrgId,
-    pub owner: UserSub,
+    pub creator: UserSub,
     /// RFC 3339, UTC.
     pub created_at: String,
 }
@@ -166,11 +167,11 @@ impl OrgStore {
     /// throttle that outlived the retries) ends with a re-read of the claim: the claim, not
     /// the error, says whether this user has an organisation.
     pub async fn record(&self, new: &NewOrg) -> Result<Recorded, StoreError> {
-        let claim = NewItem::new(&claim_partition(new.owner), CLAIM_SORT_KEY, "claim", new)
-            .with(SUB, text(new.owner.to_string()));
+        let claim = NewItem::new(&claim_partition(new.creator), CLAIM_SORT_KEY, "claim", new)
+            .with(SUB, text(new.creator.to_string()));
         let items = vec![
             self.put_new(NewItem::organisation(new), None)?,
-            self.put_new(NewItem::membership(new), None)?,
+            self.put_new(NewItem::membership(new, new.creator, Role::Owner), None)?,
             self.put_new(claim, Some(ReturnValuesOnConditionCheckFailure::AllOld))?,
         ];
 
@@ -214,10 +215,10 @@ impl OrgStore {
                 .filter(|claim| claim.code() == Some("ConditionalCheckFailed"))
                 .and_then(|claim| claim.item())
             {
-                return Ok(Self::recorded(new, org_in(item, new.owner)?));
+                return Ok(Self::recorded(new, org_in(item, new.creator)?));
             }
         }
-        match self.claimed_org(new.owner).await? {
+        match self.claimed_org(new.creator).await? {
             Some(org) => Ok(Self::recorded(new, org)),
             None => Err(StoreError::Transaction(
                 DisplayErrorContext(err).to_string(),
@@ -306,10 +307,19 @@ impl OrgStore {
             .collect())
     }
 
-    /// Writes whichever of the organisation item and the owner's membership is missing, never
-    /// replacing one that exists: the audit's repair of a claim whose records were lost.
-    pub async fn restore(&self, new: &NewOrg) -> Result<(), StoreError> {
-        let items = [NewItem::organisation(new), NewItem::membership(new)];
+    /// Writes whichever of the organisation item and `member`'s membership (with `role`) is
+    /// missing, never replacing one that exists: the audit's repair of a claim whose records
+    /// were lost. The caller says who the member is and with what role.
+    pub async fn restore(
+        &self,
+        new: &NewOrg,
+        member: UserSub,
+        role: Role,
+    ) -> Result<(), StoreError> {
+        let items = [
+            NewItem::organisation(new),
+            NewItem::membership(new, member, role),
+        ];
         for item in items {
             let result = self
                 .client
@@ -473,15 +483,15 @@ impl NewItem {
     /// The organisation item, naming its creator.
     fn organisation(new: &NewOrg) -> Self {
         Self::new(&org_partition(new.org), ORG_SORT_KEY, "organisation", new)
-            .with(CREATED_BY, text(new.owner.to_string()))
+            .with(CREATED_BY, text(new.creator.to_string()))
     }
 
-    /// The owner's membership of the new organisation.
-    fn membership(new: &NewOrg) -> Self {
+    /// A member's membership of the organisation, with its role.
+    fn membership(new: &NewOrg, member: UserSub, role: Role) -> Self {
         let partition = org_partition(new.org);
-        Self::new(&partition, &member_sort_key(new.owner), "membership", new)
-            .with(SUB, text(new.owner.to_string()))
-            .with(ROLE, text("owner"))
+        Self::new(&partition, &member_sort_key(member), "membership", new)
+            .with(SUB, text(member.to_string()))
+            .with(ROLE, text(role.as_str()))
     }
 
     fn with(mut self, name: &str, value: AttributeValue) -> Self {
