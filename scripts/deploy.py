@@ -135,9 +135,13 @@ def sam_deploy(template, config, overrides, guided=False, creating=False):
 
 # ---------------------------------------------------------------- the account
 def session(config):
+    return session_for(config.setting("profile"), config.setting("region"))
+
+
+def session_for(profile, region):
     import boto3
 
-    return boto3.Session(profile_name=config.setting("profile"), region_name=config.setting("region"))
+    return boto3.Session(profile_name=profile, region_name=region)
 
 
 def stack_of(aws, name):
@@ -222,33 +226,72 @@ def settle(aws, outputs, protected):
 
 
 # ---------------------------------------------------------------- the deploy
-EMPTY_CONFIG = "version = 0.1\n"
 CREATED = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
+DEFAULT_STACK = "tenants"
 
 
-def guided(template, config_path, arch):
-    """The first deploy: SAM asks every question and saves the answers, with
-    DeletionProtection pinned to false; true is saved afterwards, whatever became of the deploy,
-    so that a failed one cannot leave false behind for the next."""
+def first_stack_name():
+    """The stack a first (guided) deploy is for: asked before SAM's own questions, so that
+    what is there already is known before anything is deployed. STACK_NAME answers it."""
+    name = os.environ.get("STACK_NAME")
+    if not name:
+        try:
+            name = input(f"Stack name [{DEFAULT_STACK}]: ").strip()
+        except EOFError:
+            name = ""
+    return name or DEFAULT_STACK
+
+
+def state_of(aws, stack_name):
+    """The stack as CloudFormation has it: None where nothing is there to update. A stack a
+    failed create left cannot be updated, and one with a generated table name must not be."""
+    stack = stack_of(aws, stack_name)
+    if stack is not None and stack["StackStatus"] in FAILED_CREATE:
+        raise DeployError(
+            f"stack {stack_name} is {stack['StackStatus']}, what a failed create leaves: delete it "
+            f"(sam delete --stack-name {stack_name}) and run make deploy again"
+        )
+    if stack is None or stack["StackStatus"] in NOT_CREATED:
+        return None
+    refuse_table_replacement(stack_name, stack)
+    return stack
+
+
+def guided(template, config_path, arch, stack_name, aws, creating):
+    """SAM asks every question and saves the answers; the file is started with the stack's
+    name and region (SAM refuses a --config-file that does not exist, even with --guided).
+    Creating, DeletionProtection is pinned to false and true saved afterwards, whatever became
+    of the deploy, so that a failed one cannot leave false behind for the next."""
+    starter = tomlkit.document()
+    starter["version"] = 0.1
+    parameters = {"stack_name": stack_name}
+    if aws.region_name:
+        parameters["region"] = aws.region_name
+    starter[CONFIG_ENV] = {"deploy": {"parameters": parameters}}
+    with open(config_path, "w", encoding="utf-8") as stream:
+        stream.write(tomlkit.dumps(starter))
+    if not creating:
+        sam_deploy(template, config_path, {ARCHITECTURE: arch, PROTECTION: "true"}, guided=True)
+        return Config(config_path)
     print(
-        "First deploy: the stack is created with deletion protection off, so that a failed "
-        "create can roll back, then deployed again with it on.",
+        "New stack: it is created with deletion protection off, so that a failed create can roll "
+        "back, then deployed again with it on.",
         flush=True,
     )
-    # SAM refuses a --config-file that does not exist, even with --guided.
-    with open(config_path, "w", encoding="utf-8") as stream:
-        stream.write(EMPTY_CONFIG)
     pin(template, PROTECTION, ["false"])
     try:
         sam_deploy(template, config_path, {ARCHITECTURE: arch, PROTECTION: "false"}, guided=True, creating=True)
     finally:
         pin(template, PROTECTION, ["true", "false"])
         config = Config(config_path)
-        if config.setting("stack_name"):
+        if config.overrides():
             config.save_override(PROTECTION, "true")
             print(f"{config_path}: DeletionProtection=true saved (false there for a throwaway stack).", flush=True)
-        else:
-            os.remove(config_path)
+    if not config.overrides():
+        raise DeployError(
+            f"the guided deploy saved no answers in {config_path}'s default environment; stack "
+            f"{stack_name}, if created, has deletion protection OFF: run make deploy again and save them"
+        )
     return config
 
 
@@ -263,41 +306,50 @@ def require_created(aws, stack_name):
 
 def deploy(template, config_path, arch):
     if not os.path.exists(config_path):
-        config = guided(template, config_path, arch)
-        stack_name = config.setting("stack_name")
-        if not stack_name:
-            raise DeployError("the guided deploy saved no answers: nothing to deploy again with")
+        stack_name = first_stack_name()
+        aws = session_for(None, None)
+        creating = state_of(aws, stack_name) is None
+        config = guided(template, config_path, arch, stack_name, aws, creating)
+        if config.setting("stack_name") != stack_name:
+            raise DeployError(
+                f"another stack name was given at SAM's prompt than {stack_name}: run make deploy again "
+                f"(STACK_NAME={config.setting('stack_name')} make deploy, after removing {config_path})"
+            )
+        if not creating:
+            return settle_and_report(config, stack_name, {**config.overrides(), ARCHITECTURE: arch})
         require_created(session(config), stack_name)
     else:
         config = Config(config_path)
         stack_name = config.setting("stack_name")
         if not stack_name:
             raise DeployError(f"{config_path} names no stack_name")
-        stack = stack_of(session(config), stack_name)
-        if stack is not None and stack["StackStatus"] in FAILED_CREATE:
-            raise DeployError(
-                f"stack {stack_name} is {stack['StackStatus']}, what a failed create leaves: delete it "
-                f"(sam delete --stack-name {stack_name}) and run make deploy again"
-            )
-        if stack is None or stack["StackStatus"] in NOT_CREATED:
+        if state_of(session(config), stack_name) is None:
             sam_deploy(
                 template, config_path, {**config.overrides(), ARCHITECTURE: arch, PROTECTION: "false"}, creating=True
             )
             require_created(session(config), stack_name)
-        else:
-            refuse_table_replacement(stack_name, stack)
     overrides = {**config.overrides(), ARCHITECTURE: arch}
     sam_deploy(template, config_path, overrides)
+    settle_and_report(config, stack_name, overrides)
 
+
+def settle_and_report(config, stack_name, overrides):
     aws = session(config)
     stack = stack_of(aws, stack_name)
     if stack is None:
         raise DeployError("the stack is not there after the deploy")
     protected = overrides.get(PROTECTION, "true") == "true"
-    report = settle(aws, outputs_of(stack), protected)
+    outputs = outputs_of(stack)
+    missing = [name for name in ("TenantApiId", "TenantApiStage", "TableName", "UserPoolId") if name not in outputs]
+    if missing:
+        raise DeployError(f"the stack has no {', '.join(missing)} output: was the change set declined?")
+    report = settle(aws, outputs, protected)
     print("\n".join(report), flush=True)
     if any(line.startswith("FAILED") for line in report):
-        raise DeployError("the deployed stack is not as the template and deploy mean it")
+        raise DeployError(
+            "the deployed stack is not as the template and deploy mean it "
+            "(a change set declined at the prompt leaves it as it was)"
+        )
 
 
 def main():
@@ -313,9 +365,12 @@ def main():
             check(bootstrap, args.arch, args.glibc)
         pin(args.template, ARCHITECTURE, [args.arch])
         deploy(args.template, os.path.abspath(args.config), args.arch)
-    except (ArtifactError, DeployError, OSError, BotoCoreError, ClientError) as err:
+    except (ArtifactError, DeployError, OSError, ValueError, BotoCoreError, ClientError) as err:
+        # ValueError: a samconfig.toml or template that cannot be read (tomlkit, shlex, YAML).
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 

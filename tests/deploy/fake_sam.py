@@ -44,13 +44,16 @@ def main(args):
         print(f"Error: Config file {config} does not exist or could not be read!", file=sys.stderr)
         sys.exit(1)
     if "--guided" in args:
-        document = tomlkit.document()
-        document["version"] = 0.1
+        # Every prompt answered with its default: the config's values, then the overrides.
+        with open(config, encoding="utf-8") as stream:
+            document = tomlkit.parse(stream.read())
+        saved = document.get("default", {}).get("deploy", {}).get("parameters", {})
         document["default"] = {
             "deploy": {
                 "parameters": {
-                    "stack_name": STACK,
-                    "region": "us-east-1",
+                    "stack_name": saved.get("stack_name", STACK),
+                    "region": saved.get("region", "us-east-1"),
+                    "capabilities": "CAPABILITY_IAM",
                     "parameter_overrides": " ".join(overrides),
                 }
             }

@@ -157,6 +157,7 @@ class Deploy(Workspace):
             AWS_DEFAULT_REGION="us-east-1",
             AWS_CONFIG_FILE=str(self.dir / "no-aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(self.dir / "no-aws-credentials"),
+            STACK_NAME="tenants-test",
         )
         self.aws = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
 
@@ -253,6 +254,31 @@ class Deploy(Workspace):
         self.assertEqual(self.overrides(first)["DeletionProtection"], "false")
         self.assertEqual(self.overrides(second)["DeletionProtection"], "true")
         self.assertEqual(self.protection(), (True, "ACTIVE"))
+
+    def test_a_guided_deploy_onto_a_stack_that_exists_keeps_its_protection_and_its_checks(self):
+        # The stack exists, but this clone has no samconfig.toml (it is git-ignored).
+        self.saved('DeletionProtection="true"')
+        self.assertEqual(self.deploy().returncode, 0)
+        self.config.unlink()
+        self.log.unlink()
+        result = self.deploy()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        [call] = self.sam_calls()
+        self.assertIn("--guided", call)
+        self.assertNotIn("--on-failure", call)
+        self.assertEqual(self.overrides(call)["DeletionProtection"], "true")
+        self.assertEqual(self.pinned("DeletionProtection")[0], ["true", "false"], "not pinned to false")
+        self.assertEqual(self.protection(), (True, "ACTIVE"))
+
+    def test_a_guided_deploy_onto_a_stack_with_a_generated_table_name_deploys_nothing(self):
+        self.saved('DeletionProtection="true"')
+        self.assertEqual(self.deploy(FAKE_SAM_TABLE="tenants-test-TenantTable-1X2Y3Z").returncode, 0)
+        self.config.unlink()
+        self.log.unlink()
+        result = self.deploy()
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("would replace the table with an empty one", result.stderr)
+        self.assertEqual(self.sam_calls(), [])
 
     def test_a_declined_change_set_deploys_nothing_more(self):
         result = self.deploy(FAKE_SAM_DECLINE="1")
