@@ -22,6 +22,7 @@
 
 use crate::domain::{OrgId, UserSub};
 use crate::store::{OrgStore, StoreError};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -118,7 +119,7 @@ pub async fn handle(
         Err(err) => {
             let status = err.status();
             if status.is_server_error() {
-                warn!(status = status.as_u16(), error = %err, "request failed");
+                warn!(status = status.as_u16(), error = %DisplayErrorContext(&err), "request failed");
             } else {
                 info!(status = status.as_u16(), reason = %err, "request refused");
             }

@@ -24,6 +24,7 @@ use crate::domain::{OrgId, Role, User, UserSub};
 use crate::provision::{Provisioner, now};
 use crate::store::NewOrg;
 use crate::user_pool::ListedUser;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -74,9 +75,9 @@ impl Finding {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("the user pool could not be listed: {0}")]
+    #[error("the user pool could not be listed")]
     List(#[from] crate::user_pool::UserPoolError),
-    #[error("the table could not be read: {0}")]
+    #[error("the table could not be read")]
     Read(#[from] crate::store::StoreError),
     #[error("the checkpoint {path}: {reason}")]
     Checkpoint { path: String, reason: String },
@@ -349,7 +350,7 @@ impl<'a> Audit<'a> {
                         record.org = Some(provisioned.org.to_string());
                         Ok(())
                     }
-                    Err(err) => Err(err.to_string()),
+                    Err(err) => Err(DisplayErrorContext(&err).to_string()),
                 }
             }
             (Finding::AttributeMissing | Finding::AttributeMismatch, Some(org)) => {
@@ -357,7 +358,7 @@ impl<'a> Audit<'a> {
                 provisioner
                     .set_attribute(&subject, org)
                     .await
-                    .map_err(|err| err.to_string())
+                    .map_err(|err| DisplayErrorContext(&err).to_string())
             }
             (Finding::OrganisationMissing | Finding::MembershipMissing, Some(org)) => match now() {
                 // The claim's holder created the organisation the claim names: they are its
@@ -374,8 +375,8 @@ impl<'a> Audit<'a> {
                         Role::Owner,
                     )
                     .await
-                    .map_err(|err| err.to_string()),
-                Err(err) => Err(err.to_string()),
+                    .map_err(|err| DisplayErrorContext(&err).to_string()),
+                Err(err) => Err(DisplayErrorContext(&err).to_string()),
             },
             _ => Err("nothing to repair with".to_owned()),
         };

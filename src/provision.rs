@@ -5,6 +5,7 @@ use crate::config::Settings;
 use crate::domain::{OrgId, User, UserSub};
 use crate::store::{NewOrg, OrgStore, Recorded, StoreError};
 use crate::user_pool::{UserPool, UserPoolError};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use std::time::SystemTime;
 
@@ -85,7 +86,7 @@ impl Provisioner {
         match tokio::time::timeout(deadline, self.store.open_connection()).await {
             Ok(Ok(())) => tracing::debug!("table connection opened during init"),
             Ok(Err(err)) => {
-                tracing::warn!(error = %err, "could not open the table connection during init")
+                tracing::warn!(error = %DisplayErrorContext(&err), "could not open the table connection during init")
             }
             Err(_) => tracing::warn!("opening the table connection during init took too long"),
         }

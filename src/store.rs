@@ -13,7 +13,7 @@
 
 use crate::domain::{OrgId, Role, UserSub};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -51,14 +51,18 @@ fn claim_partition(sub: UserSub) -> String {
     format!("USER#{sub}")
 }
 
+/// An SDK error, kept whole: its kind for tests and callers, its chain for the log (render it
+/// with `DisplayErrorContext`, as the log sites do).
+pub type SdkFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("reading from the table failed: {0}")]
-    Read(String),
-    #[error("the organisation transaction failed and no claim was found after it: {0}")]
-    Transaction(String),
-    #[error("writing a missing item failed: {0}")]
-    Restore(String),
+    #[error("reading from the table failed")]
+    Read(#[source] SdkFailure),
+    #[error("the organisation transaction failed and no claim was found after it")]
+    Transaction(#[source] SdkFailure),
+    #[error("writing a missing item failed")]
+    Restore(#[source] SdkFailure),
     #[error("the claim of user {0} holds no valid organisation id")]
     CorruptClaim(UserSub),
     #[error("building a request failed: {0}")]
@@ -146,7 +150,7 @@ impl OrgStore {
             .projection_expression(ORG_ID)
             .send()
             .await
-            .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| StoreError::Read(err.into()))?;
         output.item().map(|item| org_in(item, sub)).transpose()
     }
 
@@ -220,9 +224,7 @@ impl OrgStore {
         }
         match self.claimed_org(new.creator).await? {
             Some(org) => Ok(Self::recorded(new, org)),
-            None => Err(StoreError::Transaction(
-                DisplayErrorContext(err).to_string(),
-            )),
+            None => Err(StoreError::Transaction(err.into())),
         }
     }
 
@@ -336,7 +338,7 @@ impl OrgStore {
                     if err
                         .as_service_error()
                         .is_some_and(|err| err.is_conditional_check_failed_exception()) => {}
-                Err(err) => return Err(StoreError::Restore(DisplayErrorContext(err).to_string())),
+                Err(err) => return Err(StoreError::Restore(err.into())),
             }
         }
         Ok(())
@@ -351,7 +353,7 @@ impl OrgStore {
             .set_key(Some(key(&org_partition(org), ORG_SORT_KEY)))
             .send()
             .await
-            .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| StoreError::Read(err.into()))?;
         Ok(output.item().map(|item| OrgRecord {
             org,
             created_at: string(item, CREATED_AT),
@@ -382,7 +384,7 @@ impl OrgStore {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| StoreError::Read(err.into()))?;
         let members: Vec<Member> = output
             .items()
             .iter()
@@ -415,8 +417,7 @@ impl OrgStore {
             .send();
         let mut owners = Vec::new();
         while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+            let page = page.map_err(|err| StoreError::Read(err.into()))?;
             for item in page.items() {
                 let Some(org) = item
                     .get(ORG_ID)
@@ -452,7 +453,7 @@ impl OrgStore {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(|err| StoreError::Read(DisplayErrorContext(err).to_string()))?;
+                    .map_err(|err| StoreError::Read(err.into()))?;
                 if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
                     found.extend(items.iter().cloned());
                 }

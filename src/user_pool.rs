@@ -1,16 +1,21 @@
 //! The user pool: where the organisation id is set on the user, and where the audit lists users.
 
 use crate::domain::{OrgId, UserSub};
+use crate::store::SdkFailure;
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::error::{BuildError, DisplayErrorContext};
+use aws_sdk_cognitoidentityprovider::error::BuildError;
 use aws_sdk_cognitoidentityprovider::types::{AttributeType, UserType};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserPoolError {
-    #[error("setting {attribute} on the user failed: {message}")]
-    Update { attribute: String, message: String },
-    #[error("listing users failed: {0}")]
-    List(String),
+    #[error("setting {attribute} on the user failed")]
+    Update {
+        attribute: String,
+        #[source]
+        source: SdkFailure,
+    },
+    #[error("listing users failed")]
+    List(#[source] SdkFailure),
     #[error("building the attribute update failed: {0}")]
     Build(#[from] BuildError),
 }
@@ -69,7 +74,7 @@ impl UserPool {
             .await
             .map_err(|err| UserPoolError::Update {
                 attribute: self.org_attribute.clone(),
-                message: DisplayErrorContext(err).to_string(),
+                source: err.into(),
             })?;
         Ok(())
     }
@@ -88,7 +93,7 @@ impl UserPool {
             .set_pagination_token(token)
             .send()
             .await
-            .map_err(|err| UserPoolError::List(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| UserPoolError::List(err.into()))?;
         let users = output
             .users()
             .iter()

@@ -1,6 +1,7 @@
 //! `tenantctl audit`: finds every user whose organisation is missing or wrong, and with
 //! `--fix` repairs them through the triggers' own code path. See `provision_tenant::audit`.
 
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use provision_tenant::audit::{Audit, CallsPerSecond, Observer, Options, Progress};
@@ -100,7 +101,8 @@ async fn main() -> ExitCode {
     let progress = match result {
         Ok(progress) => progress,
         Err(err) => {
-            eprintln!("tenantctl: {err}");
+            // The whole chain: what failed, and the service's own words.
+            eprintln!("tenantctl: {}", DisplayErrorContext(&err));
             return ExitCode::from(2);
         }
     };

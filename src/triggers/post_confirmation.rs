@@ -11,6 +11,7 @@ use crate::domain::User;
 use crate::outcome::{Outcome, Report, TriggerKind};
 use crate::provision::Provisioner;
 use crate::triggers::warn_foreign_org;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use serde_json::Value;
 use tracing::{error, info};
 
@@ -31,7 +32,7 @@ pub async fn handle(payload: Value, user: &User, provisioner: &Provisioner) -> (
             );
             report
         }
-        Ok(Err(err)) => deferred(user, &err.to_string()),
+        Ok(Err(err)) => deferred(user, &DisplayErrorContext(&err).to_string()),
         Err(_) => deferred(user, &format!("no answer within {HANDLER_DEADLINE:?}")),
     };
     (payload, report)

@@ -27,6 +27,7 @@ use crate::domain::User;
 use crate::outcome::{Outcome, Report, TriggerKind};
 use crate::provision::{self, Provisioner};
 use crate::triggers::{TriggerError, warn_foreign_org};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use serde_json::{Map, Value};
 use tokio::time::{Instant, timeout_at};
 use tracing::{error, info, warn};
@@ -50,10 +51,10 @@ pub async fn handle(
             Ok(Ok((org, provision::Outcome::Minted))) => (org, Outcome::Minted),
             // Another attempt for this user recorded one first.
             Ok(Ok((org, _))) => (org, Outcome::Repaired),
-            Ok(Err(err)) => return refused(user, &err.to_string()),
+            Ok(Err(err)) => return refused(user, &DisplayErrorContext(&err).to_string()),
             Err(_) => return refused(user, "recording an organisation took too long"),
         },
-        Ok(Err(err)) => return refused(user, &err.to_string()),
+        Ok(Err(err)) => return refused(user, &DisplayErrorContext(&err).to_string()),
         Err(_) => return refused(user, "reading the claim took too long"),
     };
 
@@ -66,7 +67,7 @@ pub async fn handle(
     let attribute_update = match timeout_at(deadline, provisioner.set_attribute(user, org)).await {
         Ok(Ok(())) => "updated",
         Ok(Err(err)) => {
-            warn!(sub = %user.sub, error = %err, "attribute repair deferred to the next token");
+            warn!(sub = %user.sub, error = %DisplayErrorContext(&err), "attribute repair deferred to the next token");
             "deferred"
         }
         Err(_) => "deferred",

@@ -596,6 +596,39 @@ async fn a_malformed_event_is_rejected_before_any_call_with_a_generic_message() 
 }
 
 #[tokio::test]
+async fn a_failed_read_keeps_the_service_error_itself_as_its_source() {
+    use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use std::error::Error as _;
+
+    let aws = Aws::new(
+        ClaimRead::Throttled,
+        Transaction::Commits,
+        AttributeUpdate::Succeeds,
+    );
+    let err = aws
+        .store()
+        .claimed_org(crate::domain::UserSub::parse(SUB).unwrap())
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, crate::store::StoreError::Read(_)), "{err:?}");
+    let source = err.source().expect("the SDK's error, kept");
+    let sdk = source
+        .downcast_ref::<SdkError<GetItemError>>()
+        .expect("GetItem's own error type");
+    assert_eq!(
+        sdk.as_service_error().and_then(|e| e.code()),
+        Some("ThrottlingException")
+    );
+    assert_eq!(
+        err.to_string(),
+        "reading from the table failed",
+        "the detail is the source's, shown by the log site"
+    );
+}
+
+#[tokio::test]
 async fn a_transaction_meeting_its_own_attempt_in_flight_is_sent_again_not_read() {
     // The SDK's three attempts, then one more of the store's own: the fifth commits.
     let aws = Aws::new(
