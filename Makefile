@@ -10,6 +10,7 @@
 # make bench     start-up and cost against floors and peers (bench/), sign-up latency, a 1,000-user
 #                burst, and the tenant API's handler against an echo
 # make fuzz      libFuzzer over both triggers' event handling (FUZZ_SECONDS, default 600)
+# make mutants   cargo-mutants over the library with the unit tests (MUTANTS_FILES to narrow)
 # make deploy    sam build, then sam deploy (guided the first time); LAMBDA_ARCH=arm64 for Graviton
 #
 # Everything installs into ignored folders of this repo (.venv, .venv-checkov, node_modules,
@@ -45,7 +46,7 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
   --bin $(FUNCTION) --bin $(API_FUNCTION)
 
 .DELETE_ON_ERROR:
-.PHONY: all tools build test check style rules policy watch lint unit local-checks integration live deploy-checks template-checks \
+.PHONY: all tools build test check style rules policy watch mutants lint unit local-checks integration live deploy-checks template-checks \
         template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors bench-checks fuzz deploy clean
 all: test
 
@@ -90,6 +91,9 @@ browser: node_modules/.installed
 
 .local/bin/cfn-guard:
 	cargo install cfn-guard --version 3.2.1 --locked --quiet --root .local
+
+.local/bin/cargo-mutants:
+	cargo install cargo-mutants --version 27.1.0 --locked --quiet --root .local
 
 .local/bin/cargo-fuzz:
 	cargo install cargo-fuzz --version 0.13.2 --locked --quiet --root .local
@@ -253,6 +257,13 @@ bench: bench-startup
 	API_BENCH=$(API_BENCH) API_BENCH_LABEL=tenant-api $(LOCAL_AWS) cargo run --quiet --example bench_api
 	API_BENCH=$(API_BENCH) API_BENCH_LABEL="bare lambda_http echo" LAMBDA_ARTIFACT=$(abspath $(BOOTSTRAP)) \
 	  LAMBDA_API_ARTIFACT=$(abspath $(ECHO_BOOTSTRAP)) local/aws.sh cargo run --quiet --example bench_api
+
+# Mutation testing of the library against its unit tests alone (not in make test: minutes per
+# module). MUTANTS_FILES narrows it, e.g. make mutants MUTANTS_FILES="src/provision.rs";
+# the outcome of each mutant is in target/mutants/mutants.out.
+MUTANTS_FILES ?=
+mutants: .local/bin/cargo-mutants
+	cargo mutants $(foreach file,$(MUTANTS_FILES),--file $(file)) --output $(TARGET_DIR)/mutants -- --lib
 
 # Hostile input: libFuzzer over both triggers' event handling, seeded from events/, for
 # FUZZ_SECONDS (default 600). RUSTC_BOOTSTRAP lets the one stable toolchain here take the
