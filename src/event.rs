@@ -21,6 +21,7 @@
 //! does not name are allowed: Cognito documents that it may add some.
 
 use crate::domain::{User, UserSub};
+use crate::outcome::TriggerKind;
 use serde_json::{Map, Value};
 
 /// What an event asks of the function.
@@ -49,30 +50,57 @@ pub enum EventError {
     SubNotUuid,
 }
 
-pub const POST_CONFIRMATION: &str = "PostConfirmation_";
-pub const TOKEN_GENERATION: &str = "TokenGeneration_";
+/// A malformed event: what was wrong, and which trigger its source claimed it to be (the
+/// metrics line counts the rejection under that trigger).
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{error}")]
+pub struct Malformed {
+    pub trigger: TriggerKind,
+    #[source]
+    pub error: EventError,
+}
+
+/// The trigger an event's source names: the one place it is derived.
+fn kind_of(source: &str) -> TriggerKind {
+    if source.starts_with("PostConfirmation_") {
+        TriggerKind::PostConfirmation
+    } else if source.starts_with("TokenGeneration_") {
+        TriggerKind::TokenGeneration
+    } else {
+        TriggerKind::Other
+    }
+}
 
 /// `org_attribute` is the attribute's full name, e.g. `custom:org`.
-pub fn parse(event: &Value, org_attribute: &str) -> Result<Trigger, EventError> {
-    let event = event.as_object().ok_or(EventError::NotAnObject)?;
-    let source = required_str(event, "triggerSource", "triggerSource")?;
-    let is_token = source.starts_with(TOKEN_GENERATION);
-    // Another trigger's event (a misconfigured pool): not ours to check or change.
-    if !is_token && !source.starts_with(POST_CONFIRMATION) {
-        return Ok(Trigger::Other(source.to_owned()));
-    }
-
-    let user = common(event, org_attribute)?;
-    if is_token {
-        token_generation_parts(event)?;
+pub fn parse(event: &Value, org_attribute: &str) -> Result<Trigger, Malformed> {
+    let unknown = |error| Malformed {
+        trigger: TriggerKind::Other,
+        error,
+    };
+    let event = event.as_object().ok_or(unknown(EventError::NotAnObject))?;
+    let source = required_str(event, "triggerSource", "triggerSource").map_err(unknown)?;
+    let trigger = kind_of(source);
+    let malformed = |error| Malformed { trigger, error };
+    match trigger {
         // Every token issuance, whatever its source (sign-in, refresh, new-password challenge,
         // device, hosted UI, or one added later), must carry the right organisation.
-        return Ok(Trigger::TokenGeneration(user));
-    }
-    if source == "PostConfirmation_ConfirmSignUp" {
-        Ok(Trigger::ConfirmSignUp(user))
-    } else {
-        Ok(Trigger::Other(source.to_owned()))
+        TriggerKind::TokenGeneration => {
+            let user = common(event, org_attribute).map_err(malformed)?;
+            token_generation_parts(event).map_err(malformed)?;
+            Ok(Trigger::TokenGeneration(user))
+        }
+        // Every post confirmation event is checked; only a sign-up's provisions (a password
+        // reset's must never).
+        TriggerKind::PostConfirmation => {
+            let user = common(event, org_attribute).map_err(malformed)?;
+            if source == "PostConfirmation_ConfirmSignUp" {
+                Ok(Trigger::ConfirmSignUp(user))
+            } else {
+                Ok(Trigger::Other(source.to_owned()))
+            }
+        }
+        // Another trigger's event (a misconfigured pool): not ours to check or change.
+        TriggerKind::Other => Ok(Trigger::Other(source.to_owned())),
     }
 }
 

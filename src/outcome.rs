@@ -2,9 +2,7 @@
 //! metrics that count it (neither depends on the other): the trigger, the outcome (the log's
 //! `outcome` field and a metric of its own), and whether the security warning was given.
 
-use crate::event;
 use crate::provision;
-use serde_json::Value;
 
 /// How one invocation ended: the `outcome` field of its log line (`snake_case`), and a metric
 /// of its own (`metric_name`). `Outcome::iter()` lists them all.
@@ -75,15 +73,6 @@ pub enum TriggerKind {
 impl TriggerKind {
     pub fn as_str(self) -> &'static str {
         self.into()
-    }
-
-    /// The trigger a (possibly malformed) event claims to be.
-    pub fn of(payload: &Value) -> Self {
-        match payload.get("triggerSource").and_then(Value::as_str) {
-            Some(source) if source.starts_with(event::POST_CONFIRMATION) => Self::PostConfirmation,
-            Some(source) if source.starts_with(event::TOKEN_GENERATION) => Self::TokenGeneration,
-            _ => Self::Other,
-        }
     }
 }
 

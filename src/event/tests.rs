@@ -303,7 +303,11 @@ fn malformed_events_say_which_field_is_wrong() {
         ),
     ];
     for (event, expected) in cases {
-        assert_eq!(parse(&event, "custom:org"), Err(expected), "{event}");
+        assert_eq!(
+            parse(&event, "custom:org").map_err(|malformed| malformed.error),
+            Err(expected),
+            "{event}"
+        );
     }
 }
 
@@ -320,5 +324,29 @@ fn error_messages_never_echo_values() {
         let event = with(fixtures::sign_up(None), pointer, value);
         let message = parse(&event, "custom:org").unwrap_err().to_string();
         assert!(!message.contains("alice"), "{message}");
+    }
+}
+
+#[test]
+fn a_malformed_event_is_counted_under_the_trigger_its_source_names() {
+    let bad_sub = "/request/userAttributes/sub";
+    let cases = [
+        (
+            with(fixtures::sign_up(None), bad_sub, json!("x")),
+            TriggerKind::PostConfirmation,
+        ),
+        (
+            with(fixtures::sign_in(None), bad_sub, json!("x")),
+            TriggerKind::TokenGeneration,
+        ),
+        (
+            without(fixtures::sign_up(None), "/triggerSource"),
+            TriggerKind::Other,
+        ),
+        (json!([1]), TriggerKind::Other),
+    ];
+    for (event, trigger) in cases {
+        let malformed = parse(&event, "custom:org").unwrap_err();
+        assert_eq!(malformed.trigger, trigger, "{event}");
     }
 }

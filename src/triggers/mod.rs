@@ -78,12 +78,12 @@ pub async fn dispatch(
             info!(outcome = outcome.as_str(), trigger_source = %source, "nothing to do for this trigger source");
             (Ok(payload), Report::new(TriggerKind::Other, outcome))
         }
-        Err(err) => {
+        Err(malformed) => {
             let outcome = Outcome::Rejected;
-            error!(outcome = outcome.as_str(), error = %err, "malformed event");
+            error!(outcome = outcome.as_str(), error = %malformed, "malformed event");
             (
-                Err(err.into()),
-                Report::new(TriggerKind::of(&payload), outcome),
+                Err(malformed.error.into()),
+                Report::new(malformed.trigger, outcome),
             )
         }
     }
