@@ -50,16 +50,20 @@ CARGO_LAMBDA_BUILD := cargo lambda build --release --target $(RUST_TARGET).$(LAM
         template-mutations sam-build demo up web browser invoke bench bench-startup bench-floors bench-checks fuzz deploy clean
 all: test
 
+# The Python tools go in with uv (pinned; its cache in .local): from a clean clone it installs
+# them in about a quarter of pip's time, the same pinned versions.
+UV := UV_CACHE_DIR=$(CURDIR)/.local/uv-cache .venv/bin/uv
 .venv/.installed: requirements-dev.txt
 	python3 -m venv .venv
-	.venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	.venv/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(UV) pip install --quiet --python .venv/bin/python -r requirements-dev.txt
 	# --no-deps: cargo-lambda would take the newest zig; requirements-dev.txt pins the one tested.
-	.venv/bin/pip install --quiet --disable-pip-version-check --no-deps cargo-lambda==1.9.2
+	$(UV) pip install --quiet --python .venv/bin/python --no-deps cargo-lambda==1.9.2
 	touch $@
 
-.venv-checkov/.installed: requirements-checkov.txt
+.venv-checkov/.installed: requirements-checkov.txt .venv/.installed
 	python3 -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(UV) pip install --quiet --python .venv-checkov/bin/python -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -89,8 +93,10 @@ browser: node_modules/.installed
 	    exit 1; \
 	  fi; }
 
+# Unoptimised (--debug, no debug info): it builds in well under half the time of a release
+# build, and checks the template in about a second.
 .local/bin/cfn-guard:
-	cargo install cfn-guard --version 3.2.1 --locked --quiet --root .local
+	CARGO_PROFILE_DEV_DEBUG=false cargo install cfn-guard --version 3.2.1 --locked --quiet --debug --root .local
 
 .local/bin/cargo-mutants:
 	cargo install cargo-mutants --version 27.1.0 --locked --quiet --root .local
@@ -242,9 +248,9 @@ bench/peers/node/node_modules/.installed: bench/peers/node/package.json bench/pe
 	npm ci --prefix bench/peers/node --no-audit --no-fund --loglevel=error
 	touch $@
 
-bench/peers/python/.venv/.installed: bench/peers/python/requirements.txt
+bench/peers/python/.venv/.installed: bench/peers/python/requirements.txt .venv/.installed
 	python3 -m venv bench/peers/python/.venv
-	bench/peers/python/.venv/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+	$(UV) pip install --quiet --python bench/peers/python/.venv/bin/python --require-hashes \
 	  -r bench/peers/python/requirements.txt
 	touch $@
 
