@@ -30,6 +30,9 @@
 #                       names template.yaml gives them; TenantApiUrl too, where
 #                       LAMBDA_API_ARTIFACT (input) gives the tenant API's function
 #   LOCAL_IAM_LOG       the gateway's decisions, one JSON line each
+#   LOCAL_IAM_DIR, LOCAL_IAM_PID  the files local/iam/server.mjs reads and the server itself:
+#                       local/reload-iam.sh TEMPLATE makes the running stack's IAM follow
+#                       another template, where only roles, the identity pool or the API differ
 #   WEB_PORT, WEB_ORIGIN  where the web app is to listen (web/serve.mjs), and its origin: the
 #                       template's AllowedOrigin here, so the tenant API's CORS admits that page
 #                       and no other, as on AWS
@@ -191,9 +194,13 @@ python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" table --name "$TABLE_NAME
 python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" user-pool --name local >"$work/user-pool.json"
 UserPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["UserPoolId"])' "$work/user-pool.json")
 UserPoolClientId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["UserPoolClientId"])' "$work/user-pool.json")
-python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" identity-pool --user-pool-id "$UserPoolId" \
-  --client-id "$UserPoolClientId" --table-name "$TABLE_NAME" >"$work/identity-pool.json"
-IdentityPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["IdentityPoolId"])' "$work/identity-pool.json")
+# local/iam reads its own copy of the template, which local/reload-iam.sh may replace.
+export LOCAL_IAM_DIR="$work/iam"
+mkdir -p "$LOCAL_IAM_DIR"
+cp "$LOCAL_STACK_TEMPLATE" "$LOCAL_IAM_DIR/template.json"
+python3 "$root/local/stack.py" "$LOCAL_IAM_DIR/template.json" identity-pool --user-pool-id "$UserPoolId" \
+  --client-id "$UserPoolClientId" --table-name "$TABLE_NAME" >"$LOCAL_IAM_DIR/identity-pool.json"
+IdentityPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["IdentityPoolId"])' "$LOCAL_IAM_DIR/identity-pool.json")
 export UserPoolId UserPoolClientId IdentityPoolId TableName=$TABLE_NAME
 
 # IAM in front of DynamoDB, and the identity pool that issues the credentials it checks
@@ -206,10 +213,11 @@ if [ -n "$api_lambda_port" ]; then
   api_options=(--api-port "$api_port"
     --api-invoke-url "http://127.0.0.1:$api_lambda_port/2015-03-31/functions/$function_name/invocations")
 fi
-start local-iam "$work" node "$root/local/iam/server.mjs" --settings "$work/identity-pool.json" \
-  --template "$LOCAL_STACK_TEMPLATE" --upstream "http://127.0.0.1:$clean_port" \
-  --user-pool-url "$cognito_url" --identity-port "$identity_port" --dynamodb-port "$gateway_port" \
-  "${api_options[@]}" "${stack_parameters[@]}"
+start local-iam "$work" node "$root/local/iam/server.mjs" --settings "$LOCAL_IAM_DIR/identity-pool.json" \
+  --template "$LOCAL_IAM_DIR/template.json" --loaded "$LOCAL_IAM_DIR/loaded.json" \
+  --upstream "http://127.0.0.1:$clean_port" --user-pool-url "$cognito_url" \
+  --identity-port "$identity_port" --dynamodb-port "$gateway_port" "${api_options[@]}" "${stack_parameters[@]}"
+export LOCAL_IAM_PID=${groups[-1]}
 wait_for "local-iam (identity pool)" 30 listening "$identity_port"
 wait_for "local-iam (DynamoDB gateway)" 30 listening "$gateway_port"
 if [ -n "$api_lambda_port" ]; then

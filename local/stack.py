@@ -16,6 +16,10 @@ transform (local/transform.py), so that changing the template changes the local 
       the identity pool's settings, for local/iam (JSON): providers, principal-tag map, roles
   stack.py TRANSFORMED environment --function LOGICAL_ID --table-name NAME
       the function's environment variables as the template sets them, one NAME=VALUE a line
+  stack.py TRANSFORMED iam-only --running RUNNING
+      whether TRANSFORMED differs from the running stack's template (RUNNING) only in what
+      local/iam reads (roles, policies, the identity pool, the REST API): then
+      local/reload-iam.sh can apply it without a restart; otherwise exit 3, naming the rest
 
 Before the command, --parameter NAME=VALUE (repeatable) gives a parameter a value; the others
 take their defaults.
@@ -318,6 +322,39 @@ def environment(template, function, table_name):
     return lines
 
 
+# What local/iam/server.mjs (and stack.py's identity-pool for it) reads, and nothing else in
+# the local world does: a change confined to these takes effect when that server reloads.
+IAM_WORLD = {
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::Cognito::IdentityPool",
+    "AWS::Cognito::IdentityPoolPrincipalTag",
+    "AWS::Cognito::IdentityPoolRoleAttachment",
+    "AWS::ApiGateway::RestApi",
+    "AWS::ApiGateway::Deployment",
+    "AWS::ApiGateway::Stage",
+}
+
+
+def outside_iam_world(candidate, running):
+    """What differs between two transformed templates outside the IAM world: the resources
+    (by logical id) and top-level sections that a reload of local/iam would not apply."""
+    differences = []
+    for section in sorted(set(candidate.data) | set(running.data)):
+        if section != "Resources" and candidate.data.get(section) != running.data.get(section):
+            differences.append(section)
+
+    def elsewhere(template):
+        return {name: resource for name, resource in template.resources.items() if resource["Type"] not in IAM_WORLD}
+
+    mine, theirs = elsewhere(candidate), elsewhere(running)
+    for name in sorted(set(mine) | set(theirs)):
+        if mine.get(name) != theirs.get(name):
+            differences.append(f"Resources.{name}")
+    return differences
+
+
 def parameter(text):
     name, equals, value = text.partition("=")
     if not equals or not name:
@@ -342,9 +379,16 @@ def main():
     env = commands.add_parser("environment")
     env.add_argument("--function", required=True)
     env.add_argument("--table-name", required=True)
+    commands.add_parser("iam-only").add_argument("--running", required=True)
     args = parser.parse_args()
     try:
         template = Template(args.template, dict(args.parameter))
+        if args.command == "iam-only":
+            differences = outside_iam_world(template, Template(args.running))
+            if differences:
+                print(f"local/stack.py: changed outside local/iam: {', '.join(differences)}", file=sys.stderr)
+                return 3
+            return 0
         if args.command == "environment":
             print("\n".join(environment(template, args.function, args.table_name)))
             return 0

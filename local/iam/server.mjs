@@ -2,7 +2,7 @@
 //
 //   node local/iam/server.mjs --settings IDENTITY.json --template TRANSFORMED.json \
 //     --upstream URL --user-pool-url URL --identity-port N --dynamodb-port N \
-//     [--api-port N --api-invoke-url URL] [--parameter NAME=VALUE ...]
+//     [--api-port N --api-invoke-url URL] [--parameter NAME=VALUE ...] [--loaded FILE]
 //
 // Identity port: the Cognito Identity API (identity-pool.mjs).
 // DynamoDB port: every request is authenticated (sigv4.mjs), then
@@ -22,9 +22,13 @@
 // header is added that the definition does not produce: CORS works here only as the template
 // makes it work on AWS. The template's parameters (--parameter) resolve the header values.
 // Its stage cache is not emulated.
+// SIGHUP loads the template and the settings again from the same files (local/reload-iam.sh
+// writes them first): the sessions issued so far are kept, as IAM applies a changed role
+// policy to sessions already issued, with the principal tags they were given. Each load is
+// acknowledged in --loaded FILE ({"loads": N}, or the error that stopped the server).
 // Every decision is one JSON line on standard output.
 
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, request as forward } from 'node:http'
 import { parseArgs } from 'node:util'
 import { requestContext, Underivable } from './context.mjs'
@@ -44,28 +48,19 @@ const { values: options } = parseArgs({
     'api-port': { type: 'string' },
     'api-invoke-url': { type: 'string' },
     parameter: { type: 'string', multiple: true, default: [] },
+    loaded: { type: 'string' },
   },
 })
 for (const name of ['settings', 'template', 'upstream', 'user-pool-url', 'identity-port', 'dynamodb-port']) {
   if (!options[name]) throw new Error(`--${name} is required`)
 }
 
-const settings = JSON.parse(readFileSync(options.settings, 'utf8'))
 const admin = {
   accessKeyId: process.env.AWS_ACCESS_KEY_ID,
   secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY,
 }
-const template = JSON.parse(readFileSync(options.template, 'utf8'))
 // The local REST API's id, where the template's ARNs say ${TenantApi}.
 const API_ID = 'localapi01'
-const attributes = {
-  'TenantTable.Arn': settings.TableArn,
-  'UserPool.Arn': settings.UserPoolArn,
-  'Ref TenantApi': API_ID,
-}
-const policiesOf = Object.fromEntries(
-  Object.values(settings.Roles).map((role) => [role, rolePolicies(options.template, role, attributes)]),
-)
 const parameters = Object.fromEntries(
   options.parameter.map((pair) => {
     const at = pair.indexOf('=')
@@ -73,14 +68,33 @@ const parameters = Object.fromEntries(
     return [pair.slice(0, at), pair.slice(at + 1)]
   }),
 )
-const tables = tablesOf(template, settings)
 const sessions = new Map()
-const identityPool = new IdentityPool(settings, {
-  issuerOf: (poolId) => `${options['user-pool-url']}/${poolId}`,
-  trustOf: (role) => trustPolicy(options.template, role, { 'Ref IdentityPool': settings.IdentityPoolId }),
-  sessions,
-  sessionSeconds: Number(options['session-seconds']),
-})
+
+// Everything read from the template and the settings: the roles' policies, the table's keys,
+// the identity pool, the REST API.
+function load() {
+  const settings = JSON.parse(readFileSync(options.settings, 'utf8'))
+  const template = JSON.parse(readFileSync(options.template, 'utf8'))
+  const attributes = {
+    'TenantTable.Arn': settings.TableArn,
+    'UserPool.Arn': settings.UserPoolArn,
+    'Ref TenantApi': API_ID,
+  }
+  return {
+    policiesOf: Object.fromEntries(
+      Object.values(settings.Roles).map((role) => [role, rolePolicies(options.template, role, attributes)]),
+    ),
+    tables: tablesOf(template, settings),
+    identityPool: new IdentityPool(settings, {
+      issuerOf: (poolId) => `${options['user-pool-url']}/${poolId}`,
+      trustOf: (role) => trustPolicy(options.template, role, { 'Ref IdentityPool': settings.IdentityPoolId }),
+      sessions,
+      sessionSeconds: Number(options['session-seconds']),
+    }),
+    restApi: restApiOf(template),
+  }
+}
+let world = load()
 
 // The table's partition key, and each index's, from the template.
 function tablesOf(transformed, { TableName, TableArn }) {
@@ -157,7 +171,7 @@ const identityServer = serve(options['identity-port'], async (incoming, body, re
   }
   const operation = target.replace(/^AWSCognitoIdentityService\./, '')
   try {
-    const result = await identityPool.handle(operation, JSON.parse(body.toString('utf8') || '{}'))
+    const result = await world.identityPool.handle(operation, JSON.parse(body.toString('utf8') || '{}'))
     log({ service: 'cognito-identity', operation, outcome: 'ok' })
     answer(response, 200, result, type)
   } catch (err) {
@@ -215,7 +229,7 @@ async function decide(incoming, body) {
   const operation = (incoming.headers['x-amz-target'] ?? '').replace(/^DynamoDB_20120810\./, '')
   let authorisations
   try {
-    authorisations = requestContext(operation, JSON.parse(body.toString('utf8')), tables)
+    authorisations = requestContext(operation, JSON.parse(body.toString('utf8')), world.tables)
   } catch (err) {
     if (!(err instanceof Underivable) && !(err instanceof SyntaxError)) throw err
     const message = `User: ${principal} is not authorized to perform: dynamodb:${operation}: the request could not be evaluated (${err.message})`
@@ -223,7 +237,7 @@ async function decide(incoming, body) {
   }
   const decisions = []
   for (const { action, resource, contextVariables } of authorisations) {
-    const decision = await sessionAllows(policiesOf[session.role], session, {
+    const decision = await sessionAllows(world.policiesOf[session.role], session, {
       action,
       resource,
       principal,
@@ -351,7 +365,7 @@ const AUTH_FAILURES = {
 function refusal(type, message) {
   const [status, errorType] = REFUSALS[type]
   const custom =
-    restApi.gatewayResponses[type] ?? restApi.gatewayResponses[status < 500 ? 'DEFAULT_4XX' : 'DEFAULT_5XX']
+    world.restApi.gatewayResponses[type] ?? world.restApi.gatewayResponses[status < 500 ? 'DEFAULT_4XX' : 'DEFAULT_5XX']
   // API Gateway's own default: an IAM denial says "Message", every other refusal "message".
   let body = JSON.stringify(type === 'ACCESS_DENIED' ? { Message: message } : { message })
   if (custom?.template !== undefined) {
@@ -368,7 +382,7 @@ function refusal(type, message) {
 
 async function decideApi(incoming, body) {
   const url = new URL(incoming.url, 'http://local')
-  const { stage, routes } = restApi
+  const { stage, routes } = world.restApi
   const prefix = `/${stage}`
   const path = url.pathname.startsWith(`${prefix}/`) ? url.pathname.slice(prefix.length) : undefined
   const match =
@@ -401,7 +415,7 @@ async function decideApi(incoming, body) {
   if (!caller) throw new Error(`${route.method} ${route.template}: a proxy route without IAM is not emulated`)
   const { session, principal, tags } = caller
   const resource = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${API_ID}/${stage}/${incoming.method}${path}`
-  const decision = await sessionAllows(policiesOf[session.role], session, {
+  const decision = await sessionAllows(world.policiesOf[session.role], session, {
     action: 'execute-api:Invoke',
     resource,
     principal,
@@ -476,10 +490,9 @@ async function decideApi(incoming, body) {
   }
 }
 
-const restApi = restApiOf(template)
 const apiServer =
   options['api-port'] &&
-  restApi &&
+  world.restApi &&
   serve(
     options['api-port'],
     async (incoming, body, response) => {
@@ -491,6 +504,22 @@ const apiServer =
     { cors: false },
   )
 
+let loads = 0
+const acknowledge = (entry) => options.loaded && writeFileSync(options.loaded, JSON.stringify(entry))
+process.on('SIGHUP', () => {
+  try {
+    world = load()
+  } catch (err) {
+    // Fail closed: a template it cannot read stops the server rather than keep the old one.
+    log({ error: `reload failed: ${err.message}` })
+    acknowledge({ loads, error: err.message })
+    process.exit(1)
+  }
+  loads += 1
+  log({ reloaded: loads })
+  acknowledge({ loads })
+})
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     identityServer.close()
@@ -499,4 +528,5 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.exit(0)
   })
 }
+acknowledge({ loads })
 log({ ready: true, identityPort: Number(options['identity-port']), dynamodbPort: Number(options['dynamodb-port']) })

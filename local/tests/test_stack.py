@@ -165,5 +165,49 @@ class WhatItRefuses(unittest.TestCase):
         self.refused(template, ("table", "--name", "x"), "exactly one AWS::DynamoDB::Table")
 
 
+class IamOnly(unittest.TestCase):
+    """Which changes local/reload-iam.sh may apply to a running stack (exit 0), and which need
+    the whole stack made anew (exit 3): the user pool, the table and the functions would not
+    follow a reload."""
+
+    def iam_only(self, template):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as stream:
+            json.dump(TRANSFORMED, stream)
+        try:
+            return run(template, "iam-only", "--running", stream.name)
+        finally:
+            os.unlink(stream.name)
+
+    def test_the_same_template(self):
+        self.assertEqual(self.iam_only(TRANSFORMED).returncode, 0)
+
+    def test_a_changed_role_or_identity_pool(self):
+        for change in (
+            lambda r: r["TenantRole"]["Properties"]["Policies"].clear(),
+            lambda r: r["IdentityPool"]["Properties"].update(AllowClassicFlow=True),
+            lambda r: r["IdentityPoolPrincipalTags"]["Properties"].update(PrincipalTags={"org": "sub"}),
+        ):
+            result = self.iam_only(broken(change))
+            self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_a_changed_user_pool_table_or_function(self):
+        for change, named in (
+            (lambda r: r["UserPool"]["Properties"].update(MfaConfiguration="ON"), "Resources.UserPool"),
+            (lambda r: r["TenantTable"]["Properties"].update(TableClass="STANDARD_INFREQUENT_ACCESS"), "TenantTable"),
+            (lambda r: r["ProvisionFunction"]["Properties"].update(Timeout=9), "ProvisionFunction"),
+            (lambda r: r.pop("UserPoolClient"), "UserPoolClient"),
+        ):
+            result = self.iam_only(broken(change))
+            self.assertEqual(result.returncode, 3, named)
+            self.assertIn(named, result.stderr)
+
+    def test_a_changed_parameter(self):
+        template = copy.deepcopy(TRANSFORMED)
+        template["Parameters"]["LogRetentionDays"]["Default"] = 1
+        result = self.iam_only(template)
+        self.assertEqual(result.returncode, 3)
+        self.assertIn("Parameters", result.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

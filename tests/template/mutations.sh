@@ -4,16 +4,24 @@
 # to show which of them catch a break:
 #   rules    the cfn-guard rules (tests/template/check.sh, CHECKS=rules)
 #   policy   the policy cases, by the simulator (CHECKS=policy)
-#   live     for breaks of the data path (marked "live" below): the whole local stack made from
-#            the broken template, and the live tests (tests/live, and the identity pool's own) run against it
-#   browser  for breaks only a browser sees (marked "browser"): the local stack made from the
-#            broken template, and the web app's test in headless Chromium against it
+#   live     for breaks of the data path (marked "live" below): the live tests (tests/live, and
+#            the identity pool's own) against a local stack running the broken template
+#   browser  for breaks only a browser sees (marked "browser"): the web app's test in headless
+#            Chromium against a local stack running the broken template
+# The offline layers run for two mutations at a time. The live and browser layers share one
+# local stack: each broken template is loaded into its IAM world (local/reload-iam.sh), after a
+# control run that must pass on the unbroken one; a break outside that world gets a stack of
+# its own.
 # Usage: LAMBDA_ARTIFACT=... tests/template/mutations.sh   (make template-mutations)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d "${TMPDIR:-/tmp}/template-mutations.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ "${1:-}" = --within-stack ]; then
+  work=${MUTATIONS_WORK:?}
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/template-mutations.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
 passed=0
 failed=0
 
@@ -53,28 +61,85 @@ mutations=(
 
 live_tests=("$root/tests/live/data-path.test.mjs" "$root/local/tests/identity-pool.test.mjs")
 browser_tests=("$root/tests/web/browser.test.mjs")
-for mutation in "${mutations[@]}"; do
-  IFS='|' read -r name expression live <<<"$mutation"
-  sed -e "$expression" "$root/template.yaml" >"$work/template.yaml"
-  if cmp -s "$root/template.yaml" "$work/template.yaml"; then
+layer_tests() { if [ "$1" = browser ]; then echo "${browser_tests[@]}"; else echo "${live_tests[@]}"; fi; }
+
+# Within the shared local stack (local/aws.sh runs this script again with --within-stack): the
+# control run, then each live or browser mutation; "caught" or "missed" in $work/N.live.
+within_stack() {
+  local index name live tests status
+  # shellcheck disable=SC2046
+  if ! "$root/local/reload-iam.sh" "$root/template.yaml" >"$work/control.log" 2>&1 ||
+    ! node --test $(layer_tests live) $(layer_tests browser) >>"$work/control.log" 2>&1; then
+    echo "the live tests fail on the unbroken template after a reload:" >&2
+    tail -n 40 "$work/control.log" >&2
+    return 1
+  fi
+  for index in "${!mutations[@]}"; do
+    IFS='|' read -r name _ live <<<"${mutations[$index]}"
+    [ -n "$live" ] || continue
+    read -ra tests <<<"$(layer_tests "$live")"
+    status=0
+    "$root/local/reload-iam.sh" "$work/$index.yaml" >"$work/$index.live.log" 2>&1 || status=$?
+    if [ "$status" -eq 3 ]; then
+      # Outside the IAM world: a stack of its own, made from the broken template.
+      status=0
+      LOCAL_TEMPLATE="$work/$index.yaml" "$root/local/aws.sh" node --test "${tests[@]}" \
+        >>"$work/$index.live.log" 2>&1 || status=$?
+      if [ "$status" -ne 0 ]; then echo caught >"$work/$index.live"; else echo missed >"$work/$index.live"; fi
+    elif [ "$status" -ne 0 ]; then
+      echo "'$name': the reload failed:" >&2
+      tail -n 20 "$work/$index.live.log" >&2
+      return 1
+    elif node --test "${tests[@]}" >>"$work/$index.live.log" 2>&1; then
+      echo missed >"$work/$index.live"
+    else
+      echo caught >"$work/$index.live"
+    fi
+  done
+}
+if [ "${1:-}" = --within-stack ]; then
+  within_stack
+  exit
+fi
+
+# The offline layers of mutation N: the layers that catch it, in $work/N.offline.
+offline() {
+  local index=$1 layer caught_by=()
+  for layer in rules policy; do
+    if ! CHECKS=$layer "$root/tests/template/check.sh" "$work/$index.yaml" >"$work/$index.$layer.log" 2>&1; then
+      caught_by+=("$layer")
+    fi
+  done
+  echo "${caught_by[*]}" >"$work/$index.offline"
+}
+
+unchanged=()
+for index in "${!mutations[@]}"; do
+  IFS='|' read -r name expression _ <<<"${mutations[$index]}"
+  sed -e "$expression" "$root/template.yaml" >"$work/$index.yaml"
+  cmp -s "$root/template.yaml" "$work/$index.yaml" && unchanged+=("$index")
+done
+
+jobs=$(nproc 2>/dev/null || echo 2)
+for index in "${!mutations[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  offline "$index" &
+done
+wait
+
+if printf "%s\n" "${mutations[@]}" | grep -qE '\|(live|browser)$'; then
+  MUTATIONS_WORK=$work "$root/local/aws.sh" "$0" --within-stack
+fi
+
+for index in "${!mutations[@]}"; do
+  IFS='|' read -r name _ live <<<"${mutations[$index]}"
+  if [[ " ${unchanged[*]} " == *" $index "* ]]; then
     echo "FAILED: '$name' did not change template.yaml: update its sed expression"
     failed=$((failed + 1))
     continue
   fi
-  caught_by=()
-  for layer in rules policy; do
-    if ! CHECKS=$layer "$root/tests/template/check.sh" "$work/template.yaml" >"$work/$layer.log" 2>&1; then
-      caught_by+=("$layer")
-    fi
-  done
-  if [ "$live" = live ] || [ "$live" = browser ]; then
-    tests=("${live_tests[@]}")
-    [ "$live" = browser ] && tests=("${browser_tests[@]}")
-    if ! LOCAL_TEMPLATE="$work/template.yaml" "$root/local/aws.sh" \
-      node --test "${tests[@]}" >"$work/live.log" 2>&1; then
-      caught_by+=("$live")
-    fi
-  fi
+  read -ra caught_by <"$work/$index.offline"
+  [ -n "$live" ] && [ "$(cat "$work/$index.live")" = caught ] && caught_by+=("$live")
   if [ ${#caught_by[@]} -eq 0 ]; then
     echo "FAILED: the checks still pass with $name"
     failed=$((failed + 1))
