@@ -274,8 +274,10 @@ bench: bench-startup
 # module). MUTANTS_FILES narrows it, e.g. make mutants MUTANTS_FILES="src/provision.rs";
 # the outcome of each mutant is in target/mutants/mutants.out.
 MUTANTS_FILES ?=
+# Its builds share one target folder of their own, so that a second run starts warm.
 mutants: .local/bin/cargo-mutants
-	cargo mutants $(foreach file,$(MUTANTS_FILES),--file $(file)) --output $(TARGET_DIR)/mutants -- --lib
+	CARGO_TARGET_DIR=$(abspath $(TARGET_DIR))/mutants/build cargo mutants \
+	  $(foreach file,$(MUTANTS_FILES),--file $(file)) --output $(TARGET_DIR)/mutants -- --lib
 
 # Hostile input: libFuzzer over both triggers' event handling, seeded from events/, for
 # FUZZ_SECONDS (default 600). RUSTC_BOOTSTRAP lets the one stable toolchain here take the
