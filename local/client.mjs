@@ -29,10 +29,14 @@ export const stack = {
 export const provider = `cognito-idp.${stack.region}.amazonaws.com/${stack.userPoolId}`
 export const tableArn = `arn:aws:dynamodb:${stack.region}:${ACCOUNT}:table/${stack.tableName}`
 
-// The tenant role's policies from the template the local stack was made from, with the local
-// table's ARN: what the simulator is asked, offline, about the same requests.
+// The tenant role's policies from the template the local IAM world runs now (the stack's, or
+// the one local/reload-iam.sh loaded), with the local table's ARN: what the simulator is
+// asked, offline, about the same requests.
 export function tenantPolicies() {
-  return rolePolicies(process.env.LOCAL_STACK_TEMPLATE, 'TenantRole', { 'TenantTable.Arn': tableArn })
+  const template = process.env.LOCAL_IAM_DIR
+    ? `${process.env.LOCAL_IAM_DIR}/template.json`
+    : process.env.LOCAL_STACK_TEMPLATE
+  return rolePolicies(template, 'TenantRole', { 'TenantTable.Arn': tableArn })
 }
 export const PASSWORD = 'Correct-Horse-42'
 export const CODE = '123456' // cognito-local's fixed confirmation code (CODE in the harness)

@@ -78,13 +78,18 @@ export class IdentityPool {
   // settings: local/stack.py identity-pool; issuerOf(poolId): the user pool's
   // issuer URL, which publishes <issuer>/.well-known/jwks.json.
   // trustOf(role): the role's trust policy, resolved.
-  constructor(settings, { issuerOf, trustOf, sessions, sessionSeconds = 3600 }) {
+  // sessions, identities, byUser: the state it issues into, given by the caller so that it
+  // outlives a change of settings (local/reload-iam.sh), as a real pool's identities do.
+  constructor(
+    settings,
+    { issuerOf, trustOf, sessions, identities = new Map(), byUser = new Map(), sessionSeconds = 3600 },
+  ) {
     this.settings = settings
     this.trustOf = trustOf
     this.sessions = sessions
     this.sessionSeconds = sessionSeconds
-    this.identities = new Map() // identityId -> { provider, sub }
-    this.byUser = new Map() // `${provider} ${sub}` -> identityId
+    this.identities = identities // identityId -> { provider, sub }
+    this.byUser = byUser // `${provider} ${sub}` -> identityId
     this.providers = new Map(
       settings.Providers.map(({ ProviderName, ClientId }) => {
         const poolId = ProviderName.split('/').pop()

@@ -68,7 +68,10 @@ const parameters = Object.fromEntries(
     return [pair.slice(0, at), pair.slice(at + 1)]
   }),
 )
+// What the identity pool has issued: kept across reloads.
 const sessions = new Map()
+const identities = new Map()
+const byUser = new Map()
 
 // Everything read from the template and the settings: the roles' policies, the table's keys,
 // the identity pool, the REST API.
@@ -80,15 +83,26 @@ function load() {
     'UserPool.Arn': settings.UserPoolArn,
     'Ref TenantApi': API_ID,
   }
+  // Every role an identity pool may assume (its trust names cognito-identity), attached or
+  // not: a session issued before a reload keeps its role, as on AWS, where the role and its
+  // policies outlive a change of the attachment.
+  const federated = (resource) =>
+    (resource.Properties.AssumeRolePolicyDocument?.Statement ?? []).some((statement) =>
+      [statement.Principal?.Federated].flat().includes('cognito-identity.amazonaws.com'),
+    )
+  const attached = new Set(Object.values(settings.Roles))
+  const roles = Object.entries(template.Resources)
+    .filter(([name, resource]) => resource.Type === 'AWS::IAM::Role' && (attached.has(name) || federated(resource)))
+    .map(([name]) => name)
   return {
-    policiesOf: Object.fromEntries(
-      Object.values(settings.Roles).map((role) => [role, rolePolicies(options.template, role, attributes)]),
-    ),
+    policiesOf: Object.fromEntries(roles.map((role) => [role, rolePolicies(options.template, role, attributes)])),
     tables: tablesOf(template, settings),
     identityPool: new IdentityPool(settings, {
       issuerOf: (poolId) => `${options['user-pool-url']}/${poolId}`,
       trustOf: (role) => trustPolicy(options.template, role, { 'Ref IdentityPool': settings.IdentityPoolId }),
       sessions,
+      identities,
+      byUser,
       sessionSeconds: Number(options['session-seconds']),
     }),
     restApi: restApiOf(template),

@@ -8,10 +8,11 @@
 #            the identity pool's own) against a local stack running the broken template
 #   browser  for breaks only a browser sees (marked "browser"): the web app's test in headless
 #            Chromium against a local stack running the broken template
-# The offline layers run for two mutations at a time. The live and browser layers share one
-# local stack: each broken template is loaded into its IAM world (local/reload-iam.sh), after a
-# control run that must pass on the unbroken one; a break outside that world gets a stack of
-# its own.
+# A mutation marked live or browser must be caught by that layer (and may be by others too);
+# the rest by rules or policy. The offline layers run for as many mutations at a time as there
+# are cores. The live and browser layers share one local stack: each broken template is loaded
+# into its IAM world (local/reload-iam.sh, which refuses a break outside it), between control
+# runs on the unbroken template that must pass, before the first and after the last.
 # Usage: LAMBDA_ARTIFACT=... tests/template/mutations.sh   (make template-mutations)
 set -euo pipefail
 
@@ -28,12 +29,13 @@ failed=0
 # name | sed expression applied to template.yaml [| live]
 mutations=(
   'the # delimiter removed from ORG#<org>#*|s/- ORG#${aws:PrincipalTag\/org}#\*/- ORG#${aws:PrincipalTag\/org}*/|live'
-  'Scan granted to tenants|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:Scan]/|live'
+  'Scan granted to tenants|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:Scan]/'
   'Scan granted and the leading-keys Null guard dropped|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:Scan]/;0,/^                    dynamodb:LeadingKeys: "false"$/{//d}|live'
   'PartiQL granted to tenants|s/Action: \[dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query\]$/Action: [dynamodb:GetItem, dynamodb:BatchGetItem, dynamodb:Query, dynamodb:PartiQLSelect]/'
   'custom:org writable by the app client|s/WriteAttributes: \[email\]/WriteAttributes: [email, custom:org]/'
   'TagSession dropped from the trust policy|s/Action: \[sts:AssumeRoleWithWebIdentity, sts:TagSession\]/Action: [sts:AssumeRoleWithWebIdentity]/|live'
-  'Null guard on the org tag dropped|/aws:PrincipalTag\/org: "false"/d'
+  'Null guard on the org tag dropped from the table grant|0,/aws:PrincipalTag\/org: "false"/{//d}'
+  'Null guard on the org tag dropped from the API grant|/^                Condition:$/{N;N;/aws:PrincipalTag\/org: "false"/d}'
   'Null guard on the tenant role leading keys dropped|0,/^                    dynamodb:LeadingKeys: "false"$/{//d}'
   'the org tag mapped from sub|s/org: custom:org$/org: sub/|live'
   'the basic flow allowed|s/AllowClassicFlow: false/AllowClassicFlow: true/|live'
@@ -63,51 +65,62 @@ live_tests=("$root/tests/live/data-path.test.mjs" "$root/local/tests/identity-po
 browser_tests=("$root/tests/web/browser.test.mjs")
 layer_tests() { if [ "$1" = browser ]; then echo "${browser_tests[@]}"; else echo "${live_tests[@]}"; fi; }
 
-# Within the shared local stack (local/aws.sh runs this script again with --within-stack): the
-# control run, then each live or browser mutation; "caught" or "missed" in $work/N.live.
-within_stack() {
-  local index name live tests status
+# Within the shared local stack (local/aws.sh runs this script again with --within-stack):
+# each live or browser mutation between control runs; "caught" or "missed" in $work/N.live.
+control() {
   # shellcheck disable=SC2046
   if ! "$root/local/reload-iam.sh" "$root/template.yaml" >"$work/control.log" 2>&1 ||
     ! node --test $(layer_tests live) $(layer_tests browser) >>"$work/control.log" 2>&1; then
-    echo "the live tests fail on the unbroken template after a reload:" >&2
+    echo "the live tests fail on the unbroken template $1:" >&2
     tail -n 40 "$work/control.log" >&2
     return 1
   fi
+}
+within_stack() {
+  local index name live tests
+  control "before the mutations"
   for index in "${!mutations[@]}"; do
     IFS='|' read -r name _ live <<<"${mutations[$index]}"
     [ -n "$live" ] || continue
     read -ra tests <<<"$(layer_tests "$live")"
-    status=0
-    "$root/local/reload-iam.sh" "$work/$index.yaml" >"$work/$index.live.log" 2>&1 || status=$?
-    if [ "$status" -eq 3 ]; then
-      # Outside the IAM world: a stack of its own, made from the broken template.
-      status=0
-      LOCAL_TEMPLATE="$work/$index.yaml" "$root/local/aws.sh" node --test "${tests[@]}" \
-        >>"$work/$index.live.log" 2>&1 || status=$?
-      if [ "$status" -ne 0 ]; then echo caught >"$work/$index.live"; else echo missed >"$work/$index.live"; fi
-    elif [ "$status" -ne 0 ]; then
-      echo "'$name': the reload failed:" >&2
+    if ! "$root/local/reload-iam.sh" "$work/$index.yaml" >"$work/$index.live.log" 2>&1; then
+      # Exit 3: a break outside the IAM world, which this stack cannot show.
+      echo "'$name': the broken template could not be loaded into the running stack:" >&2
       tail -n 20 "$work/$index.live.log" >&2
       return 1
-    elif node --test "${tests[@]}" >>"$work/$index.live.log" 2>&1; then
+    fi
+    if node --test "${tests[@]}" >>"$work/$index.live.log" 2>&1; then
       echo missed >"$work/$index.live"
     else
       echo caught >"$work/$index.live"
     fi
   done
+  # The stack still works: no mutation's verdict was a dead server's.
+  control "after the mutations"
 }
 if [ "${1:-}" = --within-stack ]; then
   within_stack
   exit
 fi
 
-# The offline layers of mutation N: the layers that catch it, in $work/N.offline.
+# The offline layers of mutation N: the layers that catch it, in $work/N.offline. A layer
+# catches a break when its check fails as it should: a rule fails (cfn-guard's exit 19), or a
+# policy case's assertion does; any other failure (a template the transform or the simulator
+# cannot read, a crash) is no catch but a broken mutation, named "broken:LAYER".
 offline() {
-  local index=$1 layer caught_by=()
+  local index=$1 layer status log caught_by=()
   for layer in rules policy; do
-    if ! CHECKS=$layer "$root/tests/template/check.sh" "$work/$index.yaml" >"$work/$index.$layer.log" 2>&1; then
+    log="$work/$index.$layer.log"
+    status=0
+    CHECKS=$layer "$root/tests/template/check.sh" "$work/$index.yaml" >"$log" 2>&1 || status=$?
+    [ "$status" -eq 0 ] && continue
+    if [ "$layer" = rules ] && [ "$status" -eq 19 ]; then
       caught_by+=("$layer")
+    elif [ "$layer" = policy ] && grep -q 'AssertionError' "$log" &&
+      ! grep -E '[A-Za-z]*Error\b' "$log" | grep -qv 'AssertionError'; then
+      caught_by+=("$layer")
+    else
+      caught_by+=("broken:$layer")
     fi
   done
   echo "${caught_by[*]}" >"$work/$index.offline"
@@ -140,8 +153,16 @@ for index in "${!mutations[@]}"; do
   fi
   read -ra caught_by <"$work/$index.offline"
   [ -n "$live" ] && [ "$(cat "$work/$index.live")" = caught ] && caught_by+=("$live")
-  if [ ${#caught_by[@]} -eq 0 ]; then
+  broken=$(printf '%s\n' "${caught_by[@]}" | sed -n 's/^broken://p' | head -n 1)
+  if [ -n "$broken" ]; then
+    echo "FAILED: the $broken layer could not run on '$name' (a broken mutation, not a catch):"
+    tail -n 8 "$work/$index.$broken.log" | sed 's/^/    /'
+    failed=$((failed + 1))
+  elif [ ${#caught_by[@]} -eq 0 ]; then
     echo "FAILED: the checks still pass with $name"
+    failed=$((failed + 1))
+  elif [ -n "$live" ] && [ "$(cat "$work/$index.live")" != caught ]; then
+    echo "FAILED: the $live layer misses $name (by: ${caught_by[*]} only)"
     failed=$((failed + 1))
   else
     note=""
