@@ -34,6 +34,12 @@ const MEMBER_PREFIX: &str = "MEMBER#";
 const CLAIM_POSITION: usize = 2;
 /// BatchGetItem's own limit.
 const BATCH_GET_LIMIT: usize = 100;
+/// How often keys BatchGetItem left unprocessed are asked for again, and the first pause
+/// before that, doubled each time: the BatchGetItem API reference "strongly recommend[s]" an
+/// exponential backoff for unprocessed keys, and a table that never serves them must end the
+/// audit with an error rather than hold it forever. About 25 s of pauses at the most.
+const UNPROCESSED_RETRIES: u32 = 8;
+const UNPROCESSED_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 /// After the SDK's own attempts, how often a transaction that met its own in-flight attempt
 /// (`TransactionInProgressException`) is sent again, and the first pause before that.
 const IN_PROGRESS_RETRIES: u32 = 3;
@@ -59,6 +65,8 @@ pub type SdkFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum StoreError {
     #[error("reading from the table failed")]
     Read(#[source] SdkFailure),
+    #[error("the table left keys unprocessed after {UNPROCESSED_RETRIES} retries")]
+    Unprocessed,
     #[error("the organisation transaction failed and no claim was found after it")]
     Transaction(#[source] SdkFailure),
     #[error("writing a missing item failed")]
@@ -446,6 +454,8 @@ impl OrgStore {
                     .consistent_read(true)
                     .build()?,
             );
+            let mut pause = UNPROCESSED_BACKOFF;
+            let mut retries_left = UNPROCESSED_RETRIES;
             while let Some(request) = pending.take() {
                 let output = self
                     .client
@@ -462,6 +472,14 @@ impl OrgStore {
                     .and_then(|keys| keys.get(&self.table))
                     .filter(|keys| !keys.keys().is_empty())
                     .cloned();
+                if pending.is_some() {
+                    if retries_left == 0 {
+                        return Err(StoreError::Unprocessed);
+                    }
+                    retries_left -= 1;
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
             }
         }
         Ok(found)

@@ -88,7 +88,9 @@ use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_dynamodb::types::error::{
     ConditionalCheckFailedException, ResourceNotFoundException, TransactionCanceledException,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+};
 use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -119,14 +121,29 @@ fn item(fields: &[(&str, String)]) -> Item {
 }
 
 /// The table in memory; the mocked operations answer from it and write to it, as DynamoDB
-/// would for the requests the audit makes. BatchGetItem leaves a key unprocessed on its first
-/// call (as DynamoDB may), and refuses more than 100 keys or a key named twice.
-#[derive(Clone, Default)]
+/// would for the requests the audit makes. BatchGetItem refuses more than 100 keys or a key
+/// named twice, and serves only the first key of a request while `unprocessed_rounds` lasts
+/// (as DynamoDB may, under throttling), the rest in `UnprocessedKeys`. Scan answers two items a
+/// page. A cancelled transaction returns an existing item only for a put that asked for it.
+#[derive(Clone)]
 struct Table {
     items: Arc<Mutex<BTreeMap<Key, Item>>>,
-    batch_gets: Arc<Mutex<usize>>,
+    unprocessed_rounds: Arc<Mutex<usize>>,
+    /// Written just before the next transaction: another sign-up getting there first.
+    race: Arc<Mutex<Option<Item>>>,
     /// PutItem answers ResourceNotFoundException (not retried), as for a deleted table.
     puts_fail: Arc<Mutex<bool>>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self {
+            items: Arc::default(),
+            unprocessed_rounds: Arc::new(Mutex::new(1)),
+            race: Arc::default(),
+            puts_fail: Arc::default(),
+        }
+    }
 }
 
 impl Table {
@@ -192,22 +209,22 @@ impl Table {
                 "BatchGetItem refuses a key named twice"
             );
             assert_eq!(requested.consistent_read(), Some(true));
-            let first = {
-                let mut calls = table.batch_gets.lock().unwrap();
-                *calls += 1;
-                *calls == 1
+            let throttled = {
+                let mut rounds = table.unprocessed_rounds.lock().unwrap();
+                let throttled = *rounds > 0 && keys.len() > 1;
+                *rounds = rounds.saturating_sub(usize::from(throttled));
+                throttled
             };
-            let (unprocessed, served) = keys.split_at(usize::from(first && keys.len() > 1));
+            let served = if throttled { 1 } else { keys.len() };
             let items = table.items.lock().unwrap();
-            let found: Vec<Item> = served
+            let found: Vec<Item> = keys[..served]
                 .iter()
                 .filter_map(|k| items.get(k).cloned())
                 .collect();
             let mut output = BatchGetItemOutput::builder().responses(TABLE, found);
-            if !unprocessed.is_empty() {
-                let keys = requested.keys()[..1].to_vec();
+            if served < keys.len() {
                 let again = KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
+                    .set_keys(Some(requested.keys()[served..].to_vec()))
                     .consistent_read(true)
                     .build()
                     .unwrap();
@@ -218,14 +235,32 @@ impl Table {
         let table = self.clone();
         let scan = mock!(DynamoClient::scan).then_compute_output(move |input| {
             assert_eq!(input.filter_expression(), Some("#sk = :org"));
+            assert_eq!(input.consistent_read(), Some(true));
             let wanted = input.expression_attribute_values().unwrap()[":org"].clone();
+            let after = input.exclusive_start_key().map(key_of);
             let items = table.items.lock().unwrap();
-            let found = items
-                .values()
+            let mut rest = items
+                .iter()
+                .filter(|(key, _)| after.as_ref().is_none_or(|after| *key > after));
+            let page: Vec<(&Key, &Item)> = rest.by_ref().take(2).collect();
+            let more = rest.next().is_some();
+            // The filter applies after the page is read, as DynamoDB's does.
+            let found = page
+                .iter()
+                .map(|(_, item)| *item)
                 .filter(|item| item.get("SK") == Some(&wanted))
                 .cloned()
                 .collect();
-            ScanOutput::builder().set_items(Some(found)).build()
+            let last_key = page.last().filter(|_| more).map(|(_, item)| {
+                HashMap::from([
+                    ("PK".to_owned(), item["PK"].clone()),
+                    ("SK".to_owned(), item["SK"].clone()),
+                ])
+            });
+            ScanOutput::builder()
+                .set_items(Some(found))
+                .set_last_evaluated_key(last_key)
+                .build()
         });
         let table = self.clone();
         let put = mock!(DynamoClient::put_item).then_compute_response(move |input| {
@@ -251,20 +286,30 @@ impl Table {
         let table = self.clone();
         let transact =
             mock!(DynamoClient::transact_write_items).then_compute_response(move |input| {
-                let puts: Vec<Item> = input
+                let puts: Vec<&Put> = input
                     .transact_items()
                     .iter()
-                    .map(|write| write.put().unwrap().item().clone())
+                    .map(|write| write.put().unwrap())
                     .collect();
                 let mut items = table.items.lock().unwrap();
-                if puts.iter().any(|new| items.contains_key(&key_of(new))) {
+                if let Some(raced) = table.race.lock().unwrap().take() {
+                    items.insert(key_of(&raced), raced);
+                }
+                if puts
+                    .iter()
+                    .any(|put| items.contains_key(&key_of(put.item())))
+                {
                     let reasons = puts
                         .iter()
-                        .map(|new| match items.get(&key_of(new)) {
-                            Some(old) => CancellationReason::builder()
-                                .code("ConditionalCheckFailed")
-                                .set_item(Some(old.clone()))
-                                .build(),
+                        .map(|put| match items.get(&key_of(put.item())) {
+                            Some(old) => {
+                                let asked = put.return_values_on_condition_check_failure()
+                                    == Some(&ReturnValuesOnConditionCheckFailure::AllOld);
+                                CancellationReason::builder()
+                                    .code("ConditionalCheckFailed")
+                                    .set_item(asked.then(|| old.clone()))
+                                    .build()
+                            }
                             None => CancellationReason::builder().code("None").build(),
                         })
                         .collect();
@@ -276,8 +321,8 @@ impl Table {
                         ),
                     );
                 }
-                for new in puts {
-                    items.insert(key_of(&new), new);
+                for put in puts {
+                    items.insert(key_of(put.item()), put.item().clone());
                 }
                 MockResponse::Output(TransactWriteItemsOutput::builder().build())
             });
@@ -316,9 +361,18 @@ impl Pool {
         let pool = self.clone();
         let list = mock!(CognitoClient::list_users).then_compute_output(move |input| {
             assert_eq!(input.user_pool_id(), Some(POOL));
+            // ListUsers answers at most 60 users a page, and a token for the next.
+            let limit = usize::try_from(input.limit().unwrap_or(60)).unwrap();
+            assert!(
+                (1..=60).contains(&limit),
+                "ListUsers takes a limit of 1 to 60"
+            );
+            let start: usize = input.pagination_token().map_or(0, |t| t.parse().unwrap());
             let users = pool.users.lock().unwrap();
             let listed = users
                 .iter()
+                .skip(start)
+                .take(limit)
                 .map(|(name, sub, org)| {
                     let attribute = |name: &str, value: &Option<String>| {
                         value.as_ref().map(|value| {
@@ -340,7 +394,11 @@ impl Pool {
                         .build()
                 })
                 .collect();
-            ListUsersOutput::builder().set_users(Some(listed)).build()
+            let next = (start + limit < users.len()).then(|| (start + limit).to_string());
+            ListUsersOutput::builder()
+                .set_users(Some(listed))
+                .set_pagination_token(next)
+                .build()
         });
         let pool = self.clone();
         let update =
@@ -370,6 +428,10 @@ struct Quiet;
 impl Observer for Quiet {}
 
 async fn audit(table: &Table, pool: &Pool, fix: bool) -> Progress {
+    try_audit(table, pool, fix).await.unwrap()
+}
+
+async fn try_audit(table: &Table, pool: &Pool, fix: bool) -> Result<Progress, AuditError> {
     let provisioner = Provisioner::from_parts(
         OrgStore::new(table.client(), TABLE),
         UserPool::new(pool.client(), "custom:org"),
@@ -382,7 +444,7 @@ async fn audit(table: &Table, pool: &Pool, fix: bool) -> Progress {
         checkpoint: None,
         stop_after: None,
     };
-    Audit::new(&provisioner, options).run(&Quiet).await.unwrap()
+    Audit::new(&provisioner, options).run(&Quiet).await
 }
 
 fn sub() -> UserSub {
@@ -673,4 +735,46 @@ async fn a_repair_that_fails_is_reported_as_failed() {
     assert_eq!(restores, vec![Some(false), Some(false)]);
     let (_, org) = world.organisation_missing;
     assert!(world.table.get(&format!("ORG#{org}"), "ORG").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn keys_left_unprocessed_are_asked_for_again_then_given_up_on() {
+    let world = world();
+    *world.table.unprocessed_rounds.lock().unwrap() = 5;
+    let progress = audit(&world.table, &world.pool, false).await;
+    assert_eq!(findings(&progress), expected(&world, None));
+
+    *world.table.unprocessed_rounds.lock().unwrap() = usize::MAX;
+    let err = try_audit(&world.table, &world.pool, false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AuditError::Read(crate::store::StoreError::Unprocessed)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_up_that_gets_there_first_is_reused_not_duplicated() {
+    let (table, pool) = (Table::default(), Pool::default());
+    let (late, theirs) = (sub(), OrgId::mint());
+    pool.add("late", Some(late), None);
+    // The user's own sign-up lands between the audit's read and its repair.
+    *table.race.lock().unwrap() = Some(item(&[
+        ("PK", format!("USER#{late}")),
+        ("SK", "ORG_CLAIM".into()),
+        ("orgId", theirs.to_string()),
+        ("sub", late.to_string()),
+    ]));
+    let progress = audit(&table, &pool, true).await;
+    assert_eq!(progress.records.len(), 1);
+    assert_eq!(progress.records[0].finding, Finding::NoClaim);
+    assert_eq!(progress.records[0].org, Some(theirs.to_string()));
+    assert_eq!(pool.org_of("late"), Some(theirs.to_string()));
+    let organisations = table
+        .keys()
+        .into_iter()
+        .filter(|(_, sk)| sk == "ORG")
+        .count();
+    assert_eq!(organisations, 0, "no second organisation was written");
 }
