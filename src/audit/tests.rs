@@ -778,3 +778,79 @@ async fn a_sign_up_that_gets_there_first_is_reused_not_duplicated() {
         .count();
     assert_eq!(organisations, 0, "no second organisation was written");
 }
+
+/// An audit with a checkpoint, stopping after `stop_after` users if given.
+async fn audit_with_checkpoint(
+    table: &Table,
+    pool: &Pool,
+    pool_id: &str,
+    checkpoint: &std::path::Path,
+    stop_after: Option<usize>,
+) -> Result<Progress, AuditError> {
+    let provisioner = Provisioner::from_parts(
+        OrgStore::new(table.client(), TABLE),
+        UserPool::new(pool.client(), "custom:org"),
+    );
+    let options = Options {
+        user_pool_id: pool_id.into(),
+        fix: false,
+        list_rate: CallsPerSecond::new(1000.0).unwrap(),
+        update_rate: CallsPerSecond::new(1000.0).unwrap(),
+        checkpoint: Some(checkpoint.to_owned()),
+        stop_after: stop_after.and_then(std::num::NonZeroUsize::new),
+    };
+    Audit::new(&provisioner, options).run(&Quiet).await
+}
+
+fn scratch() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("audit-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn an_interrupted_audit_resumes_where_it_stopped() {
+    let world = world();
+    let dir = scratch();
+    let checkpoint = dir.join("audit.json");
+    let users = world.pool.users.lock().unwrap().len();
+
+    let stopped = audit_with_checkpoint(&world.table, &world.pool, POOL, &checkpoint, Some(3))
+        .await
+        .unwrap();
+    assert_eq!((stopped.users_seen, stopped.done_in_page), (3, 3));
+    assert!(!stopped.users_complete);
+    let saved: Progress =
+        serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap()).unwrap();
+    assert_eq!(saved, stopped, "the checkpoint is the progress at the stop");
+
+    let resumed = audit_with_checkpoint(&world.table, &world.pool, POOL, &checkpoint, None)
+        .await
+        .unwrap();
+    assert_eq!(resumed.users_seen, users, "every user once, none twice");
+    assert!(resumed.users_complete);
+    assert_eq!(findings(&resumed), expected(&world, None));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_checkpoint_it_cannot_use_is_refused() {
+    let world = world();
+    let dir = scratch();
+    let checkpoint = dir.join("audit.json");
+    audit_with_checkpoint(&world.table, &world.pool, POOL, &checkpoint, Some(1))
+        .await
+        .unwrap();
+    // Another pool's checkpoint, and one that is no file at all.
+    for (pool_id, path, says) in [
+        ("us-east-1_other", checkpoint.as_path(), "another user pool"),
+        (POOL, dir.as_path(), ""),
+    ] {
+        let err = audit_with_checkpoint(&world.table, &world.pool, pool_id, path, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, AuditError::Checkpoint { .. }), "{err:?}");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
