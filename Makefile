@@ -57,14 +57,14 @@ UV := UV_CACHE_DIR=$(CURDIR)/.local/uv-cache UV_HTTP_TIMEOUT=180 .venv/bin/uv
 .venv/.installed: requirements-dev.txt
 	python3 -m venv .venv
 	.venv/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(UV) pip install --quiet --python .venv/bin/python -r requirements-dev.txt
+	$(UV) pip install --quiet --compile-bytecode --python .venv/bin/python -r requirements-dev.txt
 	# --no-deps: cargo-lambda would take the newest zig; requirements-dev.txt pins the one tested.
-	$(UV) pip install --quiet --python .venv/bin/python --no-deps cargo-lambda==1.9.2
+	$(UV) pip install --quiet --compile-bytecode --python .venv/bin/python --no-deps cargo-lambda==1.9.2
 	touch $@
 
 .venv-checkov/.installed: requirements-checkov.txt .venv/.installed
 	python3 -m venv .venv-checkov
-	$(UV) pip install --quiet --python .venv-checkov/bin/python -r requirements-checkov.txt
+	$(UV) pip install --quiet --compile-bytecode --python .venv-checkov/bin/python -r requirements-checkov.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -253,7 +253,7 @@ bench/peers/node/node_modules/.installed: bench/peers/node/package.json bench/pe
 
 bench/peers/python/.venv/.installed: bench/peers/python/requirements.txt .venv/.installed
 	python3 -m venv bench/peers/python/.venv
-	$(UV) pip install --quiet --python bench/peers/python/.venv/bin/python --require-hashes \
+	$(UV) pip install --quiet --compile-bytecode --python bench/peers/python/.venv/bin/python --require-hashes \
 	  -r bench/peers/python/requirements.txt
 	touch $@
 
