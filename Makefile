@@ -274,13 +274,15 @@ bench: bench-startup
 	  LAMBDA_API_ARTIFACT=$(abspath $(ECHO_BOOTSTRAP)) local/aws.sh cargo run --quiet --example bench_api
 
 # Mutation testing of the library against its unit tests alone (not in make test: minutes per
-# module). MUTANTS_FILES narrows it, e.g. make mutants MUTANTS_FILES="src/provision.rs";
-# the outcome of each mutant is in target/mutants/mutants.out.
+# module). MUTANTS_FILES narrows it, e.g. make mutants MUTANTS_FILES="src/provision.rs", and
+# MUTANTS_ARGS passes cargo-mutants' own options (MUTANTS_ARGS="--re restore" for the mutants
+# whose names match); the outcome of each mutant is in target/mutants/mutants.out.
 MUTANTS_FILES ?=
+MUTANTS_ARGS ?=
 # Its builds share one target folder of their own, so that a second run starts warm.
 mutants: .local/bin/cargo-mutants
 	CARGO_TARGET_DIR=$(abspath $(TARGET_DIR))/mutants/build cargo mutants \
-	  $(foreach file,$(MUTANTS_FILES),--file $(file)) --output $(TARGET_DIR)/mutants -- --lib
+	  $(foreach file,$(MUTANTS_FILES),--file $(file)) $(MUTANTS_ARGS) --output $(TARGET_DIR)/mutants -- --lib
 
 # Hostile input: libFuzzer over both triggers' event handling, seeded from events/, for
 # FUZZ_SECONDS (default 600). RUSTC_BOOTSTRAP lets the one stable toolchain here take the

@@ -745,9 +745,16 @@ async fn keys_left_unprocessed_are_asked_for_again_then_given_up_on() {
     assert_eq!(findings(&progress), expected(&world, None));
 
     *world.table.unprocessed_rounds.lock().unwrap() = usize::MAX;
+    let started = Instant::now();
     let err = try_audit(&world.table, &world.pool, false)
         .await
         .unwrap_err();
+    // Eight pauses from 100 ms, each twice the last, 25.5 s, before it gives up on a chunk.
+    assert!(
+        started.elapsed() >= Duration::from_millis(25_500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         matches!(err, AuditError::Read(crate::store::StoreError::Unprocessed)),
         "{err:?}"
@@ -841,10 +848,12 @@ async fn a_checkpoint_it_cannot_use_is_refused() {
     audit_with_checkpoint(&world.table, &world.pool, POOL, &checkpoint, Some(1))
         .await
         .unwrap();
-    // Another pool's checkpoint, and one that is no file at all.
+    // Another pool's checkpoint, and one that cannot be read (not UTF-8): never started over.
+    let unreadable = dir.join("unreadable.json");
+    std::fs::write(&unreadable, [0xff, 0xfe]).unwrap();
     for (pool_id, path, says) in [
         ("us-east-1_other", checkpoint.as_path(), "another user pool"),
-        (POOL, dir.as_path(), ""),
+        (POOL, unreadable.as_path(), "valid UTF-8"),
     ] {
         let err = audit_with_checkpoint(&world.table, &world.pool, pool_id, path, None)
             .await
