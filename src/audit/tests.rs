@@ -432,18 +432,34 @@ async fn audit(table: &Table, pool: &Pool, fix: bool) -> Progress {
 }
 
 async fn try_audit(table: &Table, pool: &Pool, fix: bool) -> Result<Progress, AuditError> {
-    let provisioner = Provisioner::from_parts(
-        OrgStore::new(table.client(), TABLE),
-        UserPool::new(pool.client(), "custom:org"),
-    );
-    let options = Options {
-        user_pool_id: POOL.into(),
-        fix,
+    run_audit(
+        table,
+        pool,
+        Options {
+            fix,
+            ..options(POOL)
+        },
+    )
+    .await
+}
+
+/// Options for an audit of `pool_id` that paces nothing and keeps no checkpoint.
+fn options(pool_id: &str) -> Options {
+    Options {
+        user_pool_id: pool_id.into(),
+        fix: false,
         list_rate: CallsPerSecond::new(1000.0).unwrap(),
         update_rate: CallsPerSecond::new(1000.0).unwrap(),
         checkpoint: None,
         stop_after: None,
-    };
+    }
+}
+
+async fn run_audit(table: &Table, pool: &Pool, options: Options) -> Result<Progress, AuditError> {
+    let provisioner = Provisioner::from_parts(
+        OrgStore::new(table.client(), TABLE),
+        UserPool::new(pool.client(), "custom:org"),
+    );
     Audit::new(&provisioner, options).run(&Quiet).await
 }
 
@@ -794,19 +810,12 @@ async fn audit_with_checkpoint(
     checkpoint: &std::path::Path,
     stop_after: Option<usize>,
 ) -> Result<Progress, AuditError> {
-    let provisioner = Provisioner::from_parts(
-        OrgStore::new(table.client(), TABLE),
-        UserPool::new(pool.client(), "custom:org"),
-    );
     let options = Options {
-        user_pool_id: pool_id.into(),
-        fix: false,
-        list_rate: CallsPerSecond::new(1000.0).unwrap(),
-        update_rate: CallsPerSecond::new(1000.0).unwrap(),
         checkpoint: Some(checkpoint.to_owned()),
         stop_after: stop_after.and_then(std::num::NonZeroUsize::new),
+        ..options(pool_id)
     };
-    Audit::new(&provisioner, options).run(&Quiet).await
+    run_audit(table, pool, options).await
 }
 
 fn scratch() -> std::path::PathBuf {
