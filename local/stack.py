@@ -104,6 +104,15 @@ class Template:
                 return any(self.resolve(item, where) for item in value)
             if key == "Fn::GetAtt":
                 return self.get_att(".".join(value) if isinstance(value, list) else value, where)
+            if key == "Fn::Split":
+                delimiter, text = value
+                return str(self.resolve(text, where)).split(delimiter)
+            if key == "Fn::Select":
+                index, items = value
+                items = self.resolve(items, where)
+                if not isinstance(items, list) or not 0 <= int(index) < len(items):
+                    raise StackError(f"{where}: Fn::Select {index} of {items!r}")
+                return items[int(index)]
             if key == "Fn::Sub" and isinstance(value, str):
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: str(self.sub(m.group(1), where)), value)
             if key.startswith("Fn::"):

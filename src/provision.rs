@@ -2,7 +2,7 @@
 //! user's one organisation, then make the user pool say so.
 
 use crate::config::Settings;
-use crate::domain::{OrgId, User, UserSub};
+use crate::domain::{Memberships, OrgId, User, UserSub};
 use crate::store::{NewOrg, OrgStore, Recorded, StoreError};
 use crate::user_pool::{UserPool, UserPoolError};
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -64,6 +64,11 @@ impl Provisioner {
     /// The organisation the table says the user has, if any (a consistent read).
     pub async fn claimed_org(&self, sub: UserSub) -> Result<Option<OrgId>, StoreError> {
         self.store.claimed_org(sub).await
+    }
+
+    /// What the user's partition says of their organisations (one consistent Query).
+    pub async fn memberships(&self, sub: UserSub) -> Result<Memberships, StoreError> {
+        self.store.memberships(sub).await
     }
 
     /// The user attribute that carries the organisation (`custom:org`).

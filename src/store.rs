@@ -1,17 +1,20 @@
 //! The organisation records in the tenant table.
 //!
-//! One sign-up writes three items in one transaction, each only if it does not exist yet:
+//! One sign-up writes four items in one transaction, each only if it does not exist yet:
 //!
-//! | item         | PK              | SK              | readable by the tenant |
-//! |--------------|-----------------|-----------------|------------------------|
-//! | organisation | `ORG#<org>`     | `ORG`           | yes                    |
-//! | membership   | `ORG#<org>`     | `MEMBER#<sub>`  | yes                    |
-//! | claim        | `USER#<sub>`    | `ORG_CLAIM`     | no (outside `ORG#`)    |
+//! | item                      | PK              | SK                 | readable by the tenant |
+//! |---------------------------|-----------------|--------------------|------------------------|
+//! | organisation              | `ORG#<org>`     | `ORG`              | yes                    |
+//! | membership, its org's side | `ORG#<org>`    | `MEMBER#<sub>`     | yes                    |
+//! | claim (the home organisation) | `USER#<sub>` | `ORG_CLAIM`       | no (outside `ORG#`)    |
+//! | membership, its user's side | `USER#<sub>`  | `MEMBER_OF#<org>`  | no                     |
 //!
-//! The claim is the idempotency record: whoever writes it first owns the user's one
-//! organisation, and every later attempt finds it and reuses that organisation.
+//! The claim is the idempotency record: whoever writes it first owns the user's home
+//! organisation, and every later attempt finds it and reuses that organisation. The user's
+//! partition also holds the active choice (`ACTIVE`), so that one Query of it answers what a
+//! token needs (docs/teams.md).
 
-use crate::domain::{OrgId, Role, UserSub};
+use crate::domain::{Memberships, OrgId, Role, UserSub};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -30,6 +33,8 @@ const CREATED_AT: &str = "createdAt";
 const SUB: &str = "sub";
 const ROLE: &str = "role";
 const MEMBER_PREFIX: &str = "MEMBER#";
+const MEMBER_OF_PREFIX: &str = "MEMBER_OF#";
+const ACTIVE_SORT_KEY: &str = "ACTIVE";
 /// Position of the claim in the transaction, for reading its cancellation reason.
 const CLAIM_POSITION: usize = 2;
 /// BatchGetItem's own limit.
@@ -55,6 +60,10 @@ fn member_sort_key(sub: UserSub) -> String {
 
 fn claim_partition(sub: UserSub) -> String {
     format!("USER#{sub}")
+}
+
+fn member_of_sort_key(org: OrgId) -> String {
+    format!("{MEMBER_OF_PREFIX}{org}")
 }
 
 /// An SDK error, kept whole: its kind for tests and callers, its chain for the log (render it
@@ -105,6 +114,7 @@ pub struct OrgRecords {
 #[derive(Debug, PartialEq, Eq)]
 pub struct OrgRecord {
     pub org: OrgId,
+    pub name: Option<String>,
     pub created_at: Option<String>,
     pub created_by: Option<UserSub>,
 }
@@ -114,6 +124,7 @@ pub struct OrgRecord {
 pub struct Member {
     pub sub: UserSub,
     pub role: Option<String>,
+    pub email: Option<String>,
     pub created_at: Option<String>,
 }
 
@@ -132,6 +143,12 @@ pub struct OrgOwner {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+mod teams;
+pub use teams::{
+    Acceptance, Invitation, MAX_MEMBERSHIPS, MemberOf, MembershipChange, NewInvitation, Refusal,
+    TeamError,
+};
 
 pub struct OrgStore {
     client: Client,
@@ -162,6 +179,42 @@ impl OrgStore {
         output.item().map(|item| org_in(item, sub)).transpose()
     }
 
+    /// Everything the user's own partition says of their organisations: the home claim, each
+    /// membership and the active choice, from one strongly consistent Query (the token path's
+    /// one round trip). An item that cannot be read is left out, never guessed: a membership
+    /// the table does not clearly record is no membership.
+    pub async fn memberships(&self, sub: UserSub) -> Result<Memberships, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":pk", text(claim_partition(sub)))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut view = Memberships::default();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| StoreError::Read(err.into()))?;
+            for item in page.items() {
+                let sort = s(item, SORT_KEY);
+                if sort == CLAIM_SORT_KEY {
+                    view.home = Some(org_in(item, sub)?);
+                } else if sort == ACTIVE_SORT_KEY {
+                    view.active = string(item, ORG_ID).and_then(|org| OrgId::parse(&org));
+                } else if let Some(org) = sort.strip_prefix(MEMBER_OF_PREFIX) {
+                    let org = OrgId::parse(org);
+                    let role = string(item, ROLE).and_then(|role| Role::parse(&role));
+                    if let (Some(org), Some(role)) = (org, role) {
+                        view.orgs.push((org, role));
+                    }
+                }
+            }
+        }
+        Ok(view)
+    }
+
     /// Opens the connection to the table, for init: the claim read of a user no one can be
     /// (the nil UUID is never a Cognito `sub`), which the function's role may make. Its answer
     /// is dropped; what it leaves is a connection in the SDK's pool, TLS done.
@@ -185,6 +238,7 @@ impl OrgStore {
             self.put_new(NewItem::organisation(new), None)?,
             self.put_new(NewItem::membership(new, new.creator, Role::Owner), None)?,
             self.put_new(claim, Some(ReturnValuesOnConditionCheckFailure::AllOld))?,
+            self.put_new(NewItem::member_of(new, new.creator, Role::Owner), None)?,
         ];
 
         let mut pause = IN_PROGRESS_BACKOFF;
@@ -364,6 +418,7 @@ impl OrgStore {
             .map_err(|err| StoreError::Read(err.into()))?;
         Ok(output.item().map(|item| OrgRecord {
             org,
+            name: string(item, "name"),
             created_at: string(item, CREATED_AT),
             created_by: string(item, CREATED_BY).and_then(|sub| UserSub::parse(&sub)),
         }))
@@ -400,6 +455,7 @@ impl OrgStore {
                 Some(Member {
                     sub: UserSub::parse(&string(item, SUB)?)?,
                     role: string(item, ROLE),
+                    email: string(item, "email"),
                     created_at: string(item, CREATED_AT),
                 })
             })
@@ -503,6 +559,18 @@ impl NewItem {
     fn organisation(new: &NewOrg) -> Self {
         Self::new(&org_partition(new.org), ORG_SORT_KEY, "organisation", new)
             .with(CREATED_BY, text(new.creator.to_string()))
+    }
+
+    /// The same membership as the user's partition records it, for the token's one Query.
+    fn member_of(new: &NewOrg, member: UserSub, role: Role) -> Self {
+        Self::new(
+            &claim_partition(member),
+            &member_of_sort_key(new.org),
+            "member_of",
+            new,
+        )
+        .with(SUB, text(member.to_string()))
+        .with(ROLE, text(role.as_str()))
     }
 
     /// A member's membership of the organisation, with its role.

@@ -105,6 +105,40 @@ impl UserPool {
         })
     }
 
+    /// The user's e-mail, only if the pool has verified it: what an invitation is bound to.
+    /// ListUsers filtered on `sub` (a filterable attribute: ListUsers API reference), since the
+    /// API knows the caller by sub alone. A user with no verified e-mail has none here.
+    pub async fn verified_email(
+        &self,
+        user_pool_id: &str,
+        sub: UserSub,
+    ) -> Result<Option<String>, UserPoolError> {
+        let output = self
+            .client
+            .list_users()
+            .user_pool_id(user_pool_id)
+            .filter(format!("sub = \"{sub}\""))
+            .limit(2)
+            .send()
+            .await
+            .map_err(|err| UserPoolError::List(err.into()))?;
+        let [user] = output.users() else {
+            return Ok(None);
+        };
+        let attribute = |name: &str| {
+            user.attributes()
+                .iter()
+                .find(|attribute| attribute.name() == name)
+                .and_then(|attribute| attribute.value())
+        };
+        if attribute("sub") != Some(sub.to_string().as_str())
+            || attribute("email_verified") != Some("true")
+        {
+            return Ok(None);
+        }
+        Ok(attribute("email").map(str::to_owned))
+    }
+
     fn listed(&self, user: &UserType) -> Option<ListedUser> {
         let attribute = |name: &str| {
             user.attributes()

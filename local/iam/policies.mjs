@@ -74,11 +74,13 @@ export function rolePolicies(transformedTemplate, role, overrides = {}) {
   return [...inline, ...attached]
 }
 
-// What the role's policies decide for one request. `org` is the session's principal tag
-// (absent: no tag); `keys` the request's dynamodb:LeadingKeys (absent: none, as for Scan).
-export async function decide(policies, { action, org, keys, resource = TABLE, role = 'TenantRole' }) {
+// What the role's policies decide for one request. `org` and `memberRole` are the session's
+// principal tags org and role (absent: no tag); `keys` the request's dynamodb:LeadingKeys
+// (absent: none, as for Scan); `role` the IAM role whose session it is.
+export async function decide(policies, { action, org, memberRole, keys, resource = TABLE, role = 'TenantRole' }) {
   const contextVariables = {}
   if (org !== undefined) contextVariables['aws:PrincipalTag/org'] = org
+  if (memberRole !== undefined) contextVariables['aws:PrincipalTag/role'] = memberRole
   if (keys !== undefined) contextVariables['dynamodb:LeadingKeys'] = keys
   return simulate(policies, {
     action,

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::fixtures::{self, API_GET_ORGANISATION, SIGNED_IN_ORG, SUB, with, without};
+use crate::user_pool::UserPool;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
@@ -21,15 +22,18 @@ fn s(text: &str) -> AttributeValue {
     AttributeValue::S(text.to_owned())
 }
 
-/// The caller's claim: SUB owns `org`, or nobody.
-fn claim_of(org: Option<&'static str>) -> Rule {
+/// The caller's membership, read from the organisation's side: SUB is an owner of `org`, or
+/// of nothing.
+fn member_of(org: Option<&'static str>) -> Rule {
     mock!(DynamoClient::get_item)
         .match_requests(|input| {
-            input.key().unwrap()["PK"] == s(&format!("USER#{SUB}"))
+            input.key().unwrap()["SK"] == s(&format!("MEMBER#{SUB}"))
                 && input.consistent_read() == Some(true)
         })
-        .then_output(move || {
-            let item = org.map(|org| [("orgId".to_owned(), s(org))].into());
+        .then_compute_output(move |input| {
+            let item = org
+                .filter(|org| input.key().unwrap()["PK"] == s(&format!("ORG#{org}")))
+                .map(|_| [("role".to_owned(), s("owner"))].into());
             GetItemOutput::builder().set_item(item).build()
         })
 }
@@ -103,6 +107,20 @@ fn store(rules: &[&Rule]) -> OrgStore {
     )
 }
 
+/// The handler's clients: the table given, a user pool that must not be called, no mail.
+fn api(store: OrgStore, origin: Option<AllowedOrigin>) -> Api {
+    Api {
+        store,
+        user_pool: UserPool::new(
+            mock_client!(aws_sdk_cognitoidentityprovider, RuleMode::MatchAny, []),
+            "custom:org",
+        ),
+        user_pool_id: fixtures::POOL.to_owned(),
+        mailer: None,
+        origin,
+    }
+}
+
 /// The sample request, changed at these JSON pointers.
 fn request(changes: &[(&str, Value)]) -> Request {
     let mut event = fixtures::event(API_GET_ORGANISATION);
@@ -132,8 +150,8 @@ fn members_request(query: Value) -> Request {
     ])
 }
 
-async fn call(request: Request, store: &OrgStore) -> (u16, Value) {
-    let response = handle(request, store, None).await.unwrap();
+async fn call(request: Request, store: OrgStore) -> (u16, Value) {
+    let response = handle(request, &api(store, None)).await.unwrap();
     assert_eq!(response.headers()["content-type"], "application/json");
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str(text).unwrap(),
@@ -144,35 +162,35 @@ async fn call(request: Request, store: &OrgStore) -> (u16, Value) {
 
 #[tokio::test]
 async fn the_callers_own_organisation() {
-    let (claim, record) = (claim_of(Some(OWN)), organisation_record(true));
-    let (status, body) = call(request(&[]), &store(&[&claim, &record])).await;
+    let (membership, record) = (member_of(Some(OWN)), organisation_record(true));
+    let (status, body) = call(request(&[]), store(&[&membership, &record])).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body,
-        json!({"orgId": OWN, "createdAt": "2026-12-02T10:00:00Z", "createdBy": SUB})
+        json!({"orgId": OWN, "name": null, "createdAt": "2026-12-02T10:00:00Z", "createdBy": SUB})
     );
-    assert_eq!((claim.num_calls(), record.num_calls()), (1, 1));
+    assert_eq!((membership.num_calls(), record.num_calls()), (1, 1));
 }
 
 #[tokio::test]
 async fn another_organisation_is_forbidden_without_reading_it() {
-    let (claim, record) = (claim_of(Some(OWN)), organisation_record(true));
+    let (membership, record) = (member_of(Some(OWN)), organisation_record(true));
     let (status, body) = call(
         request(&[
             ("/pathParameters/org", json!(OTHER)),
             ("/path", json!(format!("/orgs/{OTHER}"))),
         ]),
-        &store(&[&claim, &record]),
+        store(&[&membership, &record]),
     )
     .await;
     assert_eq!((status, body), (403, json!({"message": "Forbidden"})));
-    assert_eq!((claim.num_calls(), record.num_calls()), (1, 0));
+    assert_eq!((membership.num_calls(), record.num_calls()), (1, 0));
 }
 
 #[tokio::test]
-async fn a_user_with_no_claim_is_forbidden() {
-    let (claim, record) = (claim_of(None), organisation_record(true));
-    let (status, _) = call(request(&[]), &store(&[&claim, &record])).await;
+async fn a_user_who_is_not_a_member_is_forbidden() {
+    let (membership, record) = (member_of(None), organisation_record(true));
+    let (status, _) = call(request(&[]), store(&[&membership, &record])).await;
     assert_eq!(status, 403);
     assert_eq!(record.num_calls(), 0);
 }
@@ -186,14 +204,18 @@ async fn a_missing_or_malformed_identity_is_forbidden_before_any_read() {
         json!("cognito-idp.us-east-1.amazonaws.com/us-east-1_Example:CognitoSignIn:not-a-sub"),
         json!(""),
     ] {
-        let claim = claim_of(Some(OWN));
-        let (status, body) = call(request(&[(provider, change.clone())]), &store(&[&claim])).await;
+        let membership = member_of(Some(OWN));
+        let (status, body) = call(
+            request(&[(provider, change.clone())]),
+            store(&[&membership]),
+        )
+        .await;
         assert_eq!(
             (status, body),
             (403, json!({"message": "Forbidden"})),
             "{change}"
         );
-        assert_eq!(claim.num_calls(), 0, "{change}");
+        assert_eq!(membership.num_calls(), 0, "{change}");
     }
 }
 
@@ -206,10 +228,10 @@ async fn a_malformed_organisation_in_the_path_is_a_bad_request() {
         format!("{{{OWN}}}"),
         format!("{OWN}0"),
     ] {
-        let claim = claim_of(Some(OWN));
+        let membership = member_of(Some(OWN));
         let (status, body) = call(
             request(&[("/pathParameters/org", json!(bad))]),
-            &store(&[&claim]),
+            store(&[&membership]),
         )
         .await;
         assert_eq!(status, 400, "{bad}");
@@ -217,32 +239,32 @@ async fn a_malformed_organisation_in_the_path_is_a_bad_request() {
             body["message"],
             "the organisation id must be a lower-case hyphenated UUID"
         );
-        assert_eq!(claim.num_calls(), 0);
+        assert_eq!(membership.num_calls(), 0);
     }
 }
 
 #[tokio::test]
 async fn members_come_a_page_at_a_time() {
-    let claim = claim_of(Some(OWN));
+    let membership = member_of(Some(OWN));
     let first = members_page(2, None, &[MEMBER_A, MEMBER_B], true);
     let (status, body) = call(
         members_request(json!({"limit": "2"})),
-        &store(&[&claim, &first]),
+        store(&[&membership, &first]),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["members"].as_array().unwrap().len(), 2);
     assert_eq!(
         body["members"][0],
-        json!({"sub": MEMBER_A, "role": "owner", "createdAt": "2026-12-02T10:00:00Z"})
+        json!({"sub": MEMBER_A, "role": "owner", "email": null, "createdAt": "2026-12-02T10:00:00Z"})
     );
     assert_eq!(body["next"], MEMBER_B);
 
-    let claim = claim_of(Some(OWN));
+    let membership = member_of(Some(OWN));
     let last = members_page(2, Some(MEMBER_B), &[SUB], false);
     let (status, body) = call(
         members_request(json!({"limit": "2", "cursor": MEMBER_B})),
-        &store(&[&claim, &last]),
+        store(&[&membership, &last]),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -252,9 +274,9 @@ async fn members_come_a_page_at_a_time() {
 
 #[tokio::test]
 async fn the_default_page_is_25() {
-    let claim = claim_of(Some(OWN));
+    let membership = member_of(Some(OWN));
     let page = members_page(DEFAULT_PAGE, None, &[SUB], false);
-    let (status, _) = call(members_request(json!({})), &store(&[&claim, &page])).await;
+    let (status, _) = call(members_request(json!({})), store(&[&membership, &page])).await;
     assert_eq!(status, 200);
     assert_eq!(page.num_calls(), 1);
 }
@@ -284,8 +306,8 @@ async fn bad_paging_parameters_are_bad_requests() {
         ),
         (json!({"sort": "desc"}), "unknown query parameter"),
     ] {
-        let claim = claim_of(Some(OWN));
-        let (status, body) = call(members_request(query.clone()), &store(&[&claim])).await;
+        let membership = member_of(Some(OWN));
+        let (status, body) = call(members_request(query.clone()), store(&[&membership])).await;
         assert_eq!(
             (status, body["message"].as_str()),
             (400, Some(message)),
@@ -296,13 +318,13 @@ async fn bad_paging_parameters_are_bad_requests() {
 
 #[tokio::test]
 async fn the_organisation_route_takes_no_query_parameters() {
-    let claim = claim_of(Some(OWN));
+    let membership = member_of(Some(OWN));
     let (status, body) = call(
         request(&[
             ("/queryStringParameters", json!({"limit": "1"})),
             ("/multiValueQueryStringParameters", json!({"limit": ["1"]})),
         ]),
-        &store(&[&claim]),
+        store(&[&membership]),
     )
     .await;
     assert_eq!(
@@ -313,26 +335,26 @@ async fn the_organisation_route_takes_no_query_parameters() {
 
 #[tokio::test]
 async fn other_routes_and_methods_are_refused() {
-    let claim = claim_of(Some(OWN));
+    let membership = member_of(Some(OWN));
     let (status, _) = call(
         request(&[("/requestContext/resourcePath", json!("/orgs/{org}/secrets"))]),
-        &store(&[&claim]),
+        store(&[&membership]),
     )
     .await;
     assert_eq!(status, 404);
     let (status, _) = call(
         request(&[("/httpMethod", json!("POST"))]),
-        &store(&[&claim]),
+        store(&[&membership]),
     )
     .await;
     assert_eq!(status, 405);
-    assert_eq!(claim.num_calls(), 0);
+    assert_eq!(membership.num_calls(), 0);
 }
 
 #[tokio::test]
 async fn an_organisation_without_its_record_is_not_found() {
-    let (claim, record) = (claim_of(Some(OWN)), organisation_record(false));
-    let (status, body) = call(request(&[]), &store(&[&claim, &record])).await;
+    let (membership, record) = (member_of(Some(OWN)), organisation_record(false));
+    let (status, body) = call(request(&[]), store(&[&membership, &record])).await;
     assert_eq!(
         (status, body),
         (404, json!({"message": "the organisation has no record"}))
@@ -355,13 +377,13 @@ async fn a_failing_table_is_a_generic_error() {
         ),
         "tenants",
     );
-    let (status, body) = call(request(&[]), &store).await;
+    let (status, body) = call(request(&[]), store).await;
     assert_eq!((status, body), (500, json!({"message": "Internal error"})));
 }
 
 #[tokio::test]
 async fn a_repeated_query_parameter_is_a_bad_request() {
-    let claim = claim_of(Some(OWN));
+    let membership = member_of(Some(OWN));
     // As API Gateway sends it: the last value in the single map, every value in the other.
     let repeated = request(&[
         ("/resource", json!("/orgs/{org}/members")),
@@ -373,7 +395,7 @@ async fn a_repeated_query_parameter_is_a_bad_request() {
             json!({ "limit": ["1", "2"] }),
         ),
     ]);
-    let (status, body) = call(repeated, &store(&[&claim])).await;
+    let (status, body) = call(repeated, store(&[&membership])).await;
     assert_eq!(status, 400);
     assert_eq!(body["message"], "a query parameter is given more than once");
 }
@@ -383,19 +405,22 @@ async fn every_answer_names_the_allowed_origin() {
     let origin = AllowedOrigin::parse(Some("https://app.example.com"))
         .unwrap()
         .unwrap();
-    let claim = claim_of(Some(OWN));
+    let membership = member_of(Some(OWN));
     let record = organisation_record(true);
     for request in [request(&[]), members_request(json!({ "limit": "0" }))] {
-        let response = handle(request, &store(&[&claim, &record]), Some(&origin))
-            .await
-            .unwrap();
+        let response = handle(
+            request,
+            &api(store(&[&membership, &record]), Some(origin.clone())),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             response.headers()["access-control-allow-origin"],
             "https://app.example.com"
         );
         assert_eq!(response.headers()["vary"], "origin");
     }
-    let response = handle(request(&[]), &store(&[&claim, &record]), None)
+    let response = handle(request(&[]), &api(store(&[&membership, &record]), None))
         .await
         .unwrap();
     assert!(

@@ -1,20 +1,32 @@
-//! The Lambda function behind the tenant API: GET /orgs/{org} and GET /orgs/{org}/members.
+//! The Lambda function behind the tenant API (src/api.rs lists its routes).
 
 use lambda_http::{Error, run, service_fn};
-use provision_tenant::api;
+use provision_tenant::api::{self, AllowedOrigin, Api, Mailer};
 use provision_tenant::config::{self, Settings};
 use provision_tenant::store::OrgStore;
+use provision_tenant::user_pool::UserPool;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let settings = Settings::from_env();
     let sdk = config::sdk_config().await;
-    let store = OrgStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name);
+    let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     // A malformed origin stops the function at init, before it serves anything.
-    let origin = api::AllowedOrigin::parse(std::env::var("ALLOWED_ORIGIN").ok().as_deref())?;
-    run(service_fn(|request| {
-        api::handle(request, &store, origin.as_ref())
-    }))
-    .await
+    let origin = AllowedOrigin::parse(variable("ALLOWED_ORIGIN").as_deref())?;
+    let user_pool_id = variable("USER_POOL_ID").ok_or("USER_POOL_ID is not set")?;
+    // No sender, no e-mail: invitations answer with their link instead.
+    let mailer =
+        variable("INVITATION_FROM").map(|from| Mailer::new(aws_sdk_sesv2::Client::new(&sdk), from));
+    let api = Api {
+        store: OrgStore::new(aws_sdk_dynamodb::Client::new(&sdk), settings.table_name),
+        user_pool: UserPool::new(
+            aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+            settings.org_attribute,
+        ),
+        user_pool_id,
+        mailer,
+        origin,
+    };
+    run(service_fn(|request| api::handle(request, &api))).await
 }

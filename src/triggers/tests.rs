@@ -11,6 +11,7 @@ use aws_sdk_cognitoidentityprovider::operation::admin_update_user_attributes::Ad
 use aws_sdk_cognitoidentityprovider::operation::admin_update_user_attributes::AdminUpdateUserAttributesOutput;
 use aws_sdk_dynamodb::Client as DynamoClient;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsInput, TransactWriteItemsOutput,
 };
@@ -82,9 +83,15 @@ fn calls(claim_reads: usize, transactions: usize, attribute_updates: usize) -> C
     }
 }
 
+type Item = std::collections::HashMap<String, AttributeValue>;
+
 /// The mocked table and user pool, and what was sent to them.
 struct Aws {
     claim: Rule,
+    /// The token path's Query of the user's partition: the claim (and its owner membership)
+    /// as `ClaimRead` says, then `partition`'s items.
+    memberships: Rule,
+    partition: Arc<Mutex<Vec<Item>>>,
     transact: Rule,
     update: Rule,
     /// Every TransactWriteItems request, in order (an SDK retry is the same request).
@@ -96,18 +103,33 @@ struct Aws {
 impl Aws {
     fn new(claim: ClaimRead, transaction: Transaction, update: AttributeUpdate) -> Self {
         let transactions = Recorder::default();
-        let claim = match claim {
-            ClaimRead::Absent => claim_read(|| None),
-            ClaimRead::Of(org) => claim_read(move || Some(org.clone())),
+        let partition = Arc::<Mutex<Vec<Item>>>::default();
+        let claimed: Option<ClaimedOrg> = match claim {
+            ClaimRead::Absent => Some(Arc::new(|| None)),
+            ClaimRead::Of(org) => Some(Arc::new(move || Some(org.clone()))),
             ClaimRead::AsCommitted => {
                 let sent = transactions.clone();
-                claim_read(move || sent.all().first().map(org_of))
+                Some(Arc::new(move || sent.all().first().map(org_of)))
             }
-            ClaimRead::Throttled => mock!(DynamoClient::get_item)
-                .sequence()
-                .http_status(400, Some(THROTTLED.into()))
-                .times(10)
-                .build(),
+            ClaimRead::Throttled => None,
+        };
+        let (claim, memberships) = match claimed {
+            Some(org) => (
+                claim_read(org.clone()),
+                partition_read(org, partition.clone()),
+            ),
+            None => (
+                mock!(DynamoClient::get_item)
+                    .sequence()
+                    .http_status(400, Some(THROTTLED.into()))
+                    .times(10)
+                    .build(),
+                mock!(DynamoClient::query)
+                    .sequence()
+                    .http_status(400, Some(THROTTLED.into()))
+                    .times(10)
+                    .build(),
+            ),
         };
         let transact = match transaction {
             Transaction::Commits => mock!(DynamoClient::transact_write_items)
@@ -139,6 +161,8 @@ impl Aws {
         };
         Self {
             claim,
+            memberships,
+            partition,
             transact,
             update: update_rule,
             transactions,
@@ -154,7 +178,7 @@ impl Aws {
         let dynamo = mock_client!(
             aws_sdk_dynamodb,
             RuleMode::MatchAny,
-            [&self.claim, &self.transact],
+            [&self.claim, &self.memberships, &self.transact],
             |config| config
                 .retry_config(config::retries())
                 .interceptor(self.transactions.clone())
@@ -181,10 +205,16 @@ impl Aws {
 
     fn calls(&self) -> Calls {
         calls(
-            self.claim.num_calls(),
+            self.claim.num_calls() + self.memberships.num_calls(),
             self.transact.num_calls(),
             self.update.num_calls(),
         )
+    }
+
+    /// Adds items to the user's partition, after the claim and its membership.
+    fn with_partition(self, items: impl IntoIterator<Item = Item>) -> Self {
+        self.partition.lock().unwrap().extend(items);
+        self
     }
 
     /// The organisation of each transaction request, in order.
@@ -321,7 +351,51 @@ async fn invoke_with(
     (result, log)
 }
 
-fn claim_read(org: impl Fn() -> Option<String> + Send + Sync + 'static) -> Rule {
+/// What the mocked table says the user's claim names, when asked.
+type ClaimedOrg = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+
+/// An item of the user's partition (`USER#<sub>`).
+fn user_item(sort: &str, attributes: &[(&str, &str)]) -> Item {
+    let mut item: Item = attributes
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), AttributeValue::S((*value).to_owned())))
+        .collect();
+    item.insert("PK".into(), AttributeValue::S(format!("USER#{SUB}")));
+    item.insert("SK".into(), AttributeValue::S(sort.to_owned()));
+    item
+}
+
+fn member_of(org: &str, role: &str) -> Item {
+    user_item(&format!("MEMBER_OF#{org}"), &[("role", role)])
+}
+
+fn active(org: &str) -> Item {
+    user_item("ACTIVE", &[("orgId", org)])
+}
+
+fn partition_read(org: ClaimedOrg, partition: Arc<Mutex<Vec<Item>>>) -> Rule {
+    mock!(DynamoClient::query)
+        .match_requests(|input| {
+            input.table_name() == Some("tenants")
+                && input.consistent_read() == Some(true)
+                && input.expression_attribute_values().unwrap()[":pk"]
+                    == AttributeValue::S(format!("USER#{SUB}"))
+        })
+        .then_compute_output(move |_| {
+            let mut items: Vec<Item> = org()
+                .map(|org| {
+                    vec![
+                        user_item("ORG_CLAIM", &[("orgId", &org)]),
+                        member_of(&org, "owner"),
+                    ]
+                })
+                .unwrap_or_default();
+            items.extend(partition.lock().unwrap().iter().cloned());
+            QueryOutput::builder().set_items(Some(items)).build()
+        })
+}
+
+fn claim_read(org: ClaimedOrg) -> Rule {
     mock!(DynamoClient::get_item)
         .match_requests(|input| {
             let key = input.key().unwrap();
@@ -359,7 +433,7 @@ fn org_of(input: &TransactWriteItemsInput) -> String {
         .clone()
 }
 
-/// Checks a transaction's shape: three conditional puts, keyed as the store module says,
+/// Checks a transaction's shape: four conditional puts, keyed as the store module says,
 /// with a client request token naming the attempt.
 fn assert_transaction_shape(input: &TransactWriteItemsInput) {
     let puts: Vec<_> = input
@@ -380,6 +454,7 @@ fn assert_transaction_shape(input: &TransactWriteItemsInput) {
             (format!("ORG#{org}"), "ORG".to_owned()),
             (format!("ORG#{org}"), format!("MEMBER#{SUB}")),
             (format!("USER#{SUB}"), "ORG_CLAIM".to_owned()),
+            (format!("USER#{SUB}"), format!("MEMBER_OF#{org}")),
         ]
     );
     for put in &puts {
@@ -394,6 +469,7 @@ fn assert_transaction_shape(input: &TransactWriteItemsInput) {
     assert_eq!(s(puts[0], "createdBy"), SUB);
     assert_eq!(s(puts[1], "role"), "owner");
     assert_eq!(s(puts[2], "sub"), SUB);
+    assert_eq!(s(puts[3], "role"), "owner");
     assert!(
         puts[2].return_values_on_condition_check_failure().is_some(),
         "a lost race must learn the winner's organisation"
@@ -404,6 +480,12 @@ fn assert_transaction_shape(input: &TransactWriteItemsInput) {
 fn token_claim(answer: &Value) -> Option<&str> {
     answer
         .pointer("/response/claimsOverrideDetails/claimsToAddOrOverride/custom:org")
+        .and_then(Value::as_str)
+}
+
+fn role_claim(answer: &Value) -> Option<&str> {
+    answer
+        .pointer("/response/claimsOverrideDetails/claimsToAddOrOverride/org_role")
         .and_then(Value::as_str)
 }
 
@@ -875,7 +957,7 @@ async fn connecting_at_init_reads_a_claim_no_one_has_and_survives_a_failure() {
 // ---------------------------------------------------------------- pre token generation
 
 #[tokio::test]
-async fn a_provisioned_user_costs_one_read_and_the_token_is_left_alone() {
+async fn a_provisioned_user_costs_one_query_and_the_token_names_their_home_as_owner() {
     let aws = Aws::new(
         ClaimRead::Of(SIGNED_IN_ORG.into()),
         Transaction::Commits,
@@ -885,9 +967,60 @@ async fn a_provisioned_user_costs_one_read_and_the_token_is_left_alone() {
 
     let (answer, log) = aws.invoke(payload.clone()).await;
 
-    assert_eq!(answer.unwrap(), payload);
-    assert_eq!(aws.calls(), calls(1, 0, 0));
+    let answer = answer.unwrap();
+    assert_eq!(token_claim(&answer), Some(SIGNED_IN_ORG));
+    assert_eq!(role_claim(&answer), Some("owner"));
+    assert_eq!(aws.calls(), calls(1, 0, 0), "one Query, nothing written");
+    assert_eq!(aws.memberships.num_calls(), 1);
     assert_eq!(log.outcomes(), ["verified"]);
+    assert_eq!(log.field("attribute"), ["unchanged"]);
+}
+
+#[tokio::test]
+async fn the_token_names_the_chosen_organisation_with_the_users_role_in_it() {
+    let aws = Aws::new(
+        ClaimRead::Of(SIGNED_IN_ORG.into()),
+        Transaction::Commits,
+        AttributeUpdate::Succeeds,
+    )
+    .with_partition([member_of(OTHER_ORG, "admin"), active(OTHER_ORG)]);
+
+    let (answer, log) = aws.invoke(fixtures::event(fixtures::SIGN_IN)).await;
+
+    let answer = answer.unwrap();
+    assert_eq!(token_claim(&answer), Some(OTHER_ORG));
+    assert_eq!(role_claim(&answer), Some("admin"));
+    assert_eq!(
+        aws.calls(),
+        calls(1, 0, 0),
+        "the attribute keeps the home organisation: nothing to repair"
+    );
+    assert_eq!(log.outcomes(), ["verified"]);
+    assert_eq!(log.field("home_org_id"), [SIGNED_IN_ORG]);
+}
+
+#[tokio::test]
+async fn a_choice_without_a_membership_behind_it_falls_back_to_home() {
+    // Removed since choosing it, or a membership item the table cannot clearly read: either
+    // way the table does not confirm it, so the token never names it.
+    for partition in [
+        vec![active(OTHER_ORG)],
+        vec![member_of(OTHER_ORG, "superuser"), active(OTHER_ORG)],
+        vec![member_of("not-a-uuid", "admin"), active("not-a-uuid")],
+    ] {
+        let aws = Aws::new(
+            ClaimRead::Of(SIGNED_IN_ORG.into()),
+            Transaction::Commits,
+            AttributeUpdate::Succeeds,
+        )
+        .with_partition(partition);
+
+        let (answer, _) = aws.invoke(fixtures::event(fixtures::SIGN_IN)).await;
+
+        let answer = answer.unwrap();
+        assert_eq!(token_claim(&answer), Some(SIGNED_IN_ORG));
+        assert_eq!(role_claim(&answer), Some("owner"));
+    }
 }
 
 #[tokio::test]
@@ -1063,7 +1196,7 @@ async fn claims_cognito_already_overrides_are_kept() {
 
     assert_eq!(
         answer.unwrap()["response"]["claimsOverrideDetails"],
-        json!({"claimsToAddOrOverride": {"plan": "gold", "custom:org": OWN_ORG},
+        json!({"claimsToAddOrOverride": {"plan": "gold", "custom:org": OWN_ORG, "org_role": "owner"},
                "claimsToSuppress": ["email"]})
     );
 }

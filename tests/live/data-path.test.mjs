@@ -111,7 +111,12 @@ for (const [expected, list] of [
         const live = await attempt(user.client, commandFor(request))
         const what = `${user.email}: ${JSON.stringify(request)}: ${live.error?.message ?? 'allowed'}`
         assert.equal(live.allowed, expected, `live: ${what}`)
-        const offline = await decide(policies, { org: user.org, resource: TABLE, ...request })
+        const offline = await decide(policies, {
+          org: user.org,
+          memberRole: user.claims.org_role,
+          resource: TABLE,
+          ...request,
+        })
         assert.equal(offline.allowed, live.allowed, `the simulator, offline, decides as the gateway did: ${what}`)
         if (!live.allowed) {
           assert.match(live.error.message, /is not authorized to perform/)
@@ -152,9 +157,20 @@ test("live: what comes back is the caller's own", async () => {
   assert.equal(theirs.allowed, false, "bob is refused alice's organisation")
   const written = await attempt(
     alice.client,
-    new PutItemCommand({ TableName: stack.tableName, Item: key(`ORG#${alice.org}#x`) }),
+    new PutItemCommand({ TableName: stack.tableName, Item: { ...key(`ORG#${alice.org}#x`), note: S('by alice') } }),
   )
-  assert.equal(written.allowed, false)
-  const left = await admin.send(new GetItemCommand({ TableName: stack.tableName, Key: key(`ORG#${alice.org}#x`) }))
-  assert.equal(left.Item, undefined, 'the refused write wrote nothing')
+  assert.equal(written.allowed, true, 'a member writes their organisation data')
+  const kept = await admin.send(new GetItemCommand({ TableName: stack.tableName, Key: key(`ORG#${alice.org}#x`) }))
+  assert.equal(kept.Item?.note?.S, 'by alice', 'and it is there')
+  const record = attempt(
+    alice.client,
+    new PutItemCommand({ TableName: stack.tableName, Item: { ...key(`ORG#${alice.org}`), note: S('forged') } }),
+  )
+  assert.equal((await record).allowed, false, 'never the organisation record')
+  const left = await admin.send(new GetItemCommand({ TableName: stack.tableName, Key: key(`ORG#${alice.org}`) }))
+  assert.equal(left.Item?.note, undefined, 'the refused write wrote nothing')
+})
+
+test('live: the session carries the role the token names, as the role tag', () => {
+  for (const user of [alice, bob]) assert.equal(user.claims.org_role, 'owner', 'a new user owns their home')
 })

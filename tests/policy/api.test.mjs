@@ -22,29 +22,75 @@ const invoke = (path, { method = 'GET', stage = 'v1', api = API } = {}) => ({
   resource: `${api}/${stage}/${method}${path}`,
 })
 
-for (const [name, request] of [
+const SUB = '3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b'
+const INVITATION = '7d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a'
+// Every member's routes, the admins' routes, and the caller's own account's.
+const membersRoutes = [
   ['GET its organisation', invoke(`/orgs/${OWN}`)],
   ['GET its members', invoke(`/orgs/${OWN}/members`)],
-]) {
-  test(`tenant may: ${name}`, () => expect(true, { org: OWN, ...request }))
+  ['leave it', invoke(`/orgs/${OWN}/membership`, { method: 'DELETE' })],
+  ['GET its own account', invoke('/me')],
+  ['create an organisation', invoke('/me/orgs', { method: 'POST' })],
+  ['choose its active organisation', invoke('/me/active', { method: 'PUT' })],
+  ['accept an invitation', invoke('/me/invitations/accept', { method: 'POST' })],
+  [
+    'refresh its own cached organisation',
+    { action: 'execute-api:InvalidateCache', resource: `${API}/v1/GET/orgs/${OWN}` },
+  ],
+  [
+    'refresh its own cached members',
+    { action: 'execute-api:InvalidateCache', resource: `${API}/v1/GET/orgs/${OWN}/members` },
+  ],
+]
+const adminsRoutes = [
+  ['list its invitations', invoke(`/orgs/${OWN}/invitations`)],
+  ['invite', invoke(`/orgs/${OWN}/invitations`, { method: 'POST' })],
+  ['revoke an invitation', invoke(`/orgs/${OWN}/invitations/${INVITATION}`, { method: 'DELETE' })],
+  ["change a member's role", invoke(`/orgs/${OWN}/members/${SUB}`, { method: 'PUT' })],
+  ['remove a member', invoke(`/orgs/${OWN}/members/${SUB}`, { method: 'DELETE' })],
+]
+for (const memberRole of ['owner', 'admin', 'member']) {
+  for (const [name, request] of membersRoutes) {
+    test(`a ${memberRole} may: ${name}`, () => expect(true, { org: OWN, memberRole, ...request }))
+  }
+  const admin = memberRole !== 'member'
+  for (const [name, request] of adminsRoutes) {
+    test(`a ${memberRole} may${admin ? '' : ' not'}: ${name}`, () =>
+      expect(admin, { org: OWN, memberRole, ...request }))
+  }
+}
+// The role tag comes from a claim pre token generation adds: unmapped, the admins' routes are
+// closed, the members' open.
+for (const [name, request] of adminsRoutes) {
+  test(`a session without the role tag may not: ${name}`, () => expect(false, { org: OWN, ...request }))
+}
+for (const [name, request] of membersRoutes) {
+  test(`a session without the role tag still may: ${name}`, () => expect(true, { org: OWN, ...request }))
 }
 
 for (const [name, request] of [
   ["GET another tenant's organisation", invoke(`/orgs/${OTHER}`)],
   ["GET another tenant's members", invoke(`/orgs/${OTHER}/members`)],
+  ["invite to another tenant's organisation", invoke(`/orgs/${OTHER}/invitations`, { method: 'POST' })],
+  ["remove a member of another tenant's", invoke(`/orgs/${OTHER}/members/${SUB}`, { method: 'DELETE' })],
   ["a path that only starts with the organisation's id", invoke(`/orgs/${OWN}0`)],
   ["below a path that only starts with the organisation's id", invoke(`/orgs/${OWN}0/members`)],
+  ['a route below the organisation it does not have', invoke(`/orgs/${OWN}/secrets`)],
   ['another stage', invoke(`/orgs/${OWN}`, { stage: 'prod' })],
-  ['POST', invoke(`/orgs/${OWN}`, { method: 'POST' })],
-  ['DELETE', invoke(`/orgs/${OWN}/members`, { method: 'DELETE' })],
+  ['POST on the organisation', invoke(`/orgs/${OWN}`, { method: 'POST' })],
+  ['DELETE on its members', invoke(`/orgs/${OWN}/members`, { method: 'DELETE' })],
   ['another API', invoke(`/orgs/${OWN}`, { api: API.replace(API_ID, 'zzzzzzzzzz') })],
   ['the list of every organisation', invoke('/orgs')],
   [
-    'invalidating the cache of its own organisation',
-    { action: 'execute-api:InvalidateCache', resource: `${API}/v1/GET/orgs/${OWN}` },
+    "invalidating the cache of another tenant's organisation",
+    { action: 'execute-api:InvalidateCache', resource: `${API}/v1/GET/orgs/${OTHER}` },
+  ],
+  [
+    'invalidating the cache of its own account (one path for every user)',
+    { action: 'execute-api:InvalidateCache', resource: `${API}/v1/GET/me` },
   ],
 ]) {
-  test(`tenant may not: ${name}`, () => expect(false, { org: OWN, ...request }))
+  test(`an owner may not: ${name}`, () => expect(false, { org: OWN, memberRole: 'owner', ...request }))
 }
 
 test('a session without the org tag may not call the API', () => expect(false, invoke(`/orgs/${OWN}`)))
@@ -53,9 +99,20 @@ test('a session without the org tag may not call the API', () => expect(false, i
 // keys only: a parameter left out means two tenants share one cached answer.
 const resources = Object.values(JSON.parse(readFileSync(template, 'utf8')).Resources)
 const apis = resources.filter((r) => r.Type === 'AWS::ApiGateway::RestApi')
-test('the template deploys one REST API, with both routes', () => {
+test('the template deploys one REST API, with the routes src/api.rs serves', () => {
   assert.equal(apis.length, 1)
-  assert.deepEqual(Object.keys(apis[0].Properties.Body.paths).sort(), ['/orgs/{org}', '/orgs/{org}/members'])
+  assert.deepEqual(Object.keys(apis[0].Properties.Body.paths).sort(), [
+    '/me',
+    '/me/active',
+    '/me/invitations/accept',
+    '/me/orgs',
+    '/orgs/{org}',
+    '/orgs/{org}/invitations',
+    '/orgs/{org}/invitations/{invitation}',
+    '/orgs/{org}/members',
+    '/orgs/{org}/members/{sub}',
+    '/orgs/{org}/membership',
+  ])
 })
 for (const [path, methods] of Object.entries(apis[0]?.Properties.Body.paths ?? {})) {
   for (const [method, operation] of Object.entries(methods)) {
@@ -84,16 +141,15 @@ for (const [path, methods] of Object.entries(apis[0]?.Properties.Body.paths ?? {
   }
 }
 const stages = resources.filter((r) => r.Type === 'AWS::ApiGateway::Stage')
-// With the parameter defaults (ApiCacheTtlSeconds 60): the cluster on, and every GET cached,
-// encrypted; no other method is.
+// With the parameter defaults (ApiCacheTtlSeconds 60): the cluster on, and the two GETs of an
+// organisation's record and members cached, encrypted; nothing else is: not /me (one path
+// for every user), not the invitations (admins must see a revoke at once), no other method.
 // Each GET by its own method-settings key (its path with "/" as "~1"): the one form
 // CloudFormation documents besides "*" on "/*".
-test('the stage caches every GET by its own key, encrypted, and a cluster exists only while it caches', () => {
+test('the stage caches the two GETs by their own keys, encrypted, and a cluster exists only while it caches', () => {
   const [stage] = stages
   assert.deepEqual(stage.Properties.CacheClusterEnabled, { 'Fn::If': ['Caching', true, false] })
-  const gets = Object.entries(apis[0].Properties.Body.paths)
-    .filter(([, methods]) => 'get' in methods)
-    .map(([path]) => [`/${path.replaceAll('/', '~1')}`, 'GET', true])
+  const gets = ['/orgs/{org}', '/orgs/{org}/members'].map((path) => [`/${path.replaceAll('/', '~1')}`, 'GET', true])
   assert.deepEqual(
     stage.Properties.MethodSettings.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]).sort(),
     gets.sort(),

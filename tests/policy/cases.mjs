@@ -1,4 +1,5 @@
-// The tenant role's cases, stated once: what a session tagged with organisation `own` may and
+// The tenant role's cases, stated once: what a session tagged with organisation `own` and a
+// member's role (any of owner, admin, member: each writes the organisation's data) may and
 // may not do. isolation.test.mjs evaluates each with the simulator, offline; tests/live/data-path.test.mjs
 // sends each as a signed request through the local IAM gateway and asserts the same decision.
 // `table` is the table's ARN; `other` another tenant's organisation; `sub` some user's sub.
@@ -11,6 +12,9 @@ export function tenantCases({ own, other, sub, table }) {
       'BatchGetItem of own and public keys',
       { action: 'dynamodb:BatchGetItem', keys: [`ORG#${own}`, `ORG#${own}#a`, 'PUBLIC#x'] },
     ],
+    ['PutItem on its data', { action: 'dynamodb:PutItem', keys: [`ORG#${own}#projects`] }],
+    ['UpdateItem on its data', { action: 'dynamodb:UpdateItem', keys: [`ORG#${own}#projects`] }],
+    ['DeleteItem on its data', { action: 'dynamodb:DeleteItem', keys: [`ORG#${own}#projects`] }],
   ]
   const denied = [
     ["another tenant's organisation", { action: 'dynamodb:GetItem', keys: [`ORG#${other}`] }],
@@ -28,6 +32,12 @@ export function tenantCases({ own, other, sub, table }) {
     ['UpdateItem on its own organisation', { action: 'dynamodb:UpdateItem', keys: [`ORG#${own}`] }],
     ['DeleteItem on its own organisation', { action: 'dynamodb:DeleteItem', keys: [`ORG#${own}`] }],
     ['BatchWriteItem on its own organisation', { action: 'dynamodb:BatchWriteItem', keys: [`ORG#${own}`] }],
+    ['BatchWriteItem on its data', { action: 'dynamodb:BatchWriteItem', keys: [`ORG#${own}#projects`] }],
+    ["PutItem on another tenant's data", { action: 'dynamodb:PutItem', keys: [`ORG#${other}#projects`] }],
+    ['PutItem on a key that only starts with its id', { action: 'dynamodb:PutItem', keys: [`ORG#${own}0#a`] }],
+    ['PutItem on a public partition', { action: 'dynamodb:PutItem', keys: ['PUBLIC#pricing'] }],
+    ['PutItem on the per-user items', { action: 'dynamodb:PutItem', keys: [`USER#${sub}`] }],
+    ['PutItem on its invitations', { action: 'dynamodb:PutItem', keys: [`INVITATION#${own}`] }],
     ['a Query on an index', { action: 'dynamodb:Query', keys: [`ORG#${own}`], resource: `${table}/index/by-owner` }],
     [
       'another table',

@@ -1,6 +1,7 @@
 // The provisioning function's role, as template.yaml defines it after the SAM transform: both
 // triggers (PostConfirmation and pre token generation) run with it, and it may do exactly the
-// job's three calls (claim read, transaction puts, attribute update) on this table and pool.
+// job's four calls (claim read, memberships Query, transaction puts, attribute update) on this
+// table and pool.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { decide, rolePolicies, TABLE, USER_POOL } from '../../local/iam/policies.mjs'
@@ -21,6 +22,7 @@ const OTHER_TABLE = TABLE.replace('tenant-table', 'billing')
 
 for (const [name, request] of [
   ['read a claim (GetItem)', { action: 'dynamodb:GetItem' }],
+  ["read the user's memberships (Query)", { action: 'dynamodb:Query' }],
   ["write the transaction's puts (PutItem)", { action: 'dynamodb:PutItem' }],
   ['set the organisation attribute', { action: 'cognito-idp:AdminUpdateUserAttributes', resource: USER_POOL }],
 ]) {

@@ -21,12 +21,32 @@ async function expect(policies, allowed, request) {
   assert.equal(decision.allowed, allowed, `${JSON.stringify(request)} -> ${decision.result}`)
 }
 
+const ROLES = ['owner', 'admin', 'member']
 const { allowed, denied } = tenantCases({ own: OWN, other: OTHER, sub: SUB, table: TABLE })
 for (const [name, request] of allowed) {
-  test(`tenant may: ${name}`, () => expect(tenant, true, { org: OWN, ...request }))
+  test(`tenant may: ${name}`, async () => {
+    for (const memberRole of ROLES) await expect(tenant, true, { org: OWN, memberRole, ...request })
+  })
 }
 for (const [name, request] of denied) {
-  test(`tenant may not: ${name}`, () => expect(tenant, false, { org: OWN, ...request }))
+  test(`tenant may not: ${name}`, async () => {
+    for (const memberRole of ROLES) await expect(tenant, false, { org: OWN, memberRole, ...request })
+  })
+}
+
+// The role tag comes from a claim pre token generation adds; should the identity pool not map
+// it, or map something else, writes are denied, reads unchanged.
+const data = { action: 'dynamodb:PutItem', keys: [`ORG#${OWN}#projects`] }
+for (const [name, memberRole] of [
+  ['no role tag', undefined],
+  ['an empty role tag', ''],
+  ['a role no one is given', 'guest'],
+  ['a role spelled otherwise', 'Owner'],
+]) {
+  test(`a session with ${name} may not write its data, and still reads it`, async () => {
+    await expect(tenant, false, { org: OWN, memberRole, ...data })
+    await expect(tenant, true, { org: OWN, memberRole, action: 'dynamodb:GetItem', keys: [`ORG#${OWN}#projects`] })
+  })
 }
 
 const untagged = [
@@ -34,15 +54,16 @@ const untagged = [
   ['an empty organisation prefix', { action: 'dynamodb:Query', keys: ['ORG##x'] }],
   ['a public partition', { action: 'dynamodb:GetItem', keys: ['PUBLIC#pricing'] }],
   ['Scan', { action: 'dynamodb:Scan' }],
+  ['a write below an empty organisation key', { action: 'dynamodb:PutItem', memberRole: 'owner', keys: ['ORG##x'] }],
 ]
 for (const [name, request] of untagged) {
   test(`a session without the org tag may not: ${name}`, () => expect(tenant, false, request))
 }
 
-test('the tenant role has exactly its two policies, the ones evaluated here and in api.test.mjs', () => {
+test('the tenant role has exactly its three policies, the ones evaluated here and in api.test.mjs', () => {
   assert.deepEqual(
     tenant.map((p) => p.name),
-    ['read-own-organisation', 'call-own-organisation-api'],
+    ['read-own-organisation', 'write-own-organisation-data', 'call-own-organisation-api'],
   )
 })
 
