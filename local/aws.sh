@@ -23,6 +23,8 @@
 #   LOCAL_FUNCTION_LOG  the function's JSON log lines
 #   LOCAL_FAULT_PROXY   the fault proxy's control API (see local/fault_proxy.py)
 #   LOCAL_MOTO_URL      moto itself, past the proxy and IAM: for make bench's own front door
+#   LOCAL_SES_SENDER    the SES identity (verified in moto) the tenant API sends invitations from;
+#                       moto keeps what it sent: GET $LOCAL_MOTO_URL/moto-api/data.json
 #   AWS_ENDPOINT_URL_COGNITO_IDENTITY   the identity pool (local/iam/server.mjs), and
 #                       AWS_ENDPOINT_URL_DYNAMODB the IAM gateway in front of DynamoDB: every
 #                       client's DynamoDB requests are authorised by the template's policies
@@ -129,7 +131,11 @@ export TABLE_NAME="${TABLE_NAME:-tenants}"
 # The web app's origin, another than the API's (its own port): the stack's AllowedOrigin.
 WEB_PORT=$(free_port)
 export WEB_PORT WEB_ORIGIN="http://127.0.0.1:$WEB_PORT"
-stack_parameters=(--parameter "AllowedOrigin=$WEB_ORIGIN")
+# The stack's SES identity, verified in moto below: the tenant API sends invitations from it
+# (and the user pool would send its codes through it; cognito-local sends none).
+export LOCAL_SES_SENDER=invitations@example.com
+stack_parameters=(--parameter "AllowedOrigin=$WEB_ORIGIN"
+  --parameter "EmailSourceArn=arn:aws:ses:us-east-1:123456789012:identity/$LOCAL_SES_SENDER")
 moto_url="http://127.0.0.1:$moto_port"
 cognito_url="http://127.0.0.1:$cognito_port"
 
@@ -160,14 +166,7 @@ if [ -n "${LAMBDA_API_ARTIFACT:-}" ]; then
   api_lambda_port=$(free_port)
   start api-lambda-apis "$root" cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$api_lambda_port"
   wait_for "cargo lambda watch (tenant API)" 30 listening "$api_lambda_port"
-  # Its variables as the template sets them (TABLE_NAME, ALLOWED_ORIGIN, ...).
-  mapfile -t api_environment < <(python3 "$root/local/stack.py" "${stack_parameters[@]}" \
-    "$LOCAL_STACK_TEMPLATE" environment --function TenantApiFunction --table-name "$TABLE_NAME")
-  [ ${#api_environment[@]} -gt 0 ] || { echo "local-aws: no environment for the tenant API's function" >&2; exit 1; }
-  AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
-    AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_FORMAT=JSON \
-    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port" \
-    start tenant-api "$root" env "${api_environment[@]}" bash -c 'while :; do "$0"; done' "$LAMBDA_API_ARTIFACT"
+  # The function itself starts once the user pool exists: its variables name it.
 fi
 wait_for "moto (DynamoDB)" 30 listening "$moto_port"
 wait_for "cognito-local" 30 listening "$cognito_port"
@@ -188,6 +187,8 @@ export LOCAL_LAMBDA_URL="http://127.0.0.1:$lambda_port"
 export LOCAL_FAULT_PROXY="http://127.0.0.1:$proxy_port"
 export LOCAL_MOTO_URL=$moto_url
 python3 "$root/local/stack.py" "$LOCAL_STACK_TEMPLATE" table --name "$TABLE_NAME" >/dev/null
+AWS_ENDPOINT_URL_SES=$moto_url python3 -c 'import sys, boto3; boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=sys.argv[1])' \
+  "$LOCAL_SES_SENDER"
 
 # The stack's own user pool and identity pool, as sam deploy would make them; their ids under
 # the names of the template's outputs.
@@ -202,6 +203,20 @@ python3 "$root/local/stack.py" "$LOCAL_IAM_DIR/template.json" identity-pool --us
   --client-id "$UserPoolClientId" --table-name "$TABLE_NAME" >"$LOCAL_IAM_DIR/identity-pool.json"
 IdentityPoolId=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["IdentityPoolId"])' "$LOCAL_IAM_DIR/identity-pool.json")
 export UserPoolId UserPoolClientId IdentityPoolId TableName=$TABLE_NAME
+
+if [ -n "$api_lambda_port" ]; then
+  # Its variables as the template sets them (TABLE_NAME, ALLOWED_ORIGIN, USER_POOL_ID,
+  # INVITATION_FROM, ...).
+  mapfile -t api_environment < <(python3 "$root/local/stack.py" "${stack_parameters[@]}" \
+    "$LOCAL_STACK_TEMPLATE" environment --function TenantApiFunction --table-name "$TABLE_NAME" \
+    --user-pool-id "$UserPoolId")
+  [ ${#api_environment[@]} -gt 0 ] || { echo "local-aws: no environment for the tenant API's function" >&2; exit 1; }
+  AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$api_lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=$function_name \
+    AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 AWS_LAMBDA_LOG_FORMAT=JSON \
+    AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$clean_port" \
+    AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="$cognito_url" AWS_ENDPOINT_URL_SESV2="$moto_url" \
+    start tenant-api "$root" env "${api_environment[@]}" bash -c 'while :; do "$0"; done' "$LAMBDA_API_ARTIFACT"
+fi
 
 # IAM in front of DynamoDB, and the identity pool that issues the credentials it checks
 # (local/iam/server.mjs): from here on every client reaches DynamoDB through it.

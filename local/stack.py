@@ -14,7 +14,7 @@ transform (local/transform.py), so that changing the template changes the local 
       the tenant table, as the template declares it (idempotent)
   stack.py TRANSFORMED identity-pool --user-pool-id ID --client-id ID --table-name NAME
       the identity pool's settings, for local/iam (JSON): providers, principal-tag map, roles
-  stack.py TRANSFORMED environment --function LOGICAL_ID --table-name NAME
+  stack.py TRANSFORMED environment --function LOGICAL_ID --table-name NAME [--user-pool-id ID]
       the function's environment variables as the template sets them, one NAME=VALUE a line
   stack.py TRANSFORMED iam-only --running RUNNING
       whether TRANSFORMED differs from the running stack's template (RUNNING) only in what
@@ -313,13 +313,16 @@ def identity_pool(template, user_pool_id, client_id, table_name):
     }
 
 
-def environment(template, function, table_name):
+def environment(template, function, table_name, user_pool_id=None):
     """The function's variables, resolved: what Lambda would give it from the template."""
     definition = template.resources.get(function)
     if definition is None or definition["Type"] != "AWS::Lambda::Function":
         raise StackError(f"{function} is not a function of this template")
     table_logical, _ = template.one("AWS::DynamoDB::Table")
     template.physical[table_logical] = table_name
+    if user_pool_id:
+        pool_logical, _ = template.one("AWS::Cognito::UserPool")
+        template.physical[pool_logical] = user_pool_id
     variables = template.resolve(
         definition["Properties"].get("Environment", {}).get("Variables", {}), f"{function}.Environment"
     )
@@ -388,6 +391,7 @@ def main():
     env = commands.add_parser("environment")
     env.add_argument("--function", required=True)
     env.add_argument("--table-name", required=True)
+    env.add_argument("--user-pool-id")
     commands.add_parser("iam-only").add_argument("--running", required=True)
     args = parser.parse_args()
     try:
@@ -399,7 +403,7 @@ def main():
                 return 3
             return 0
         if args.command == "environment":
-            print("\n".join(environment(template, args.function, args.table_name)))
+            print("\n".join(environment(template, args.function, args.table_name, args.user_pool_id)))
             return 0
         if args.command == "cognito-local-config":
             result = {

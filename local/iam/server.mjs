@@ -455,8 +455,10 @@ async function decideApi(incoming, body) {
     resource: route.template,
     path,
     httpMethod: incoming.method,
-    headers: { host: incoming.headers.host },
-    multiValueHeaders: { host: [incoming.headers.host] },
+    // Every request header, as a proxy integration passes them: the last value of a repeated
+    // one in the single map, all of them in the other.
+    headers: Object.fromEntries(Object.entries(incoming.headersDistinct).map(([name, values]) => [name, values.at(-1)])),
+    multiValueHeaders: incoming.headersDistinct,
     queryStringParameters: url.searchParams.size ? query : null,
     multiValueQueryStringParameters: url.searchParams.size ? multi : null,
     pathParameters: Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(found[i + 1])])),

@@ -55,7 +55,10 @@ test("refused: another user pool's token, under this pool's name or its own", as
       `other-${run}`,
     ]),
   )
-  const stranger = await signedInUser(`stranger-${run}@example.com`, { userPoolClientId: other.UserPoolClientId })
+  const stranger = await signedInUser(`stranger-${run}@example.com`, {
+    userPoolClientId: other.UserPoolClientId,
+    userPoolId: other.UserPoolId,
+  })
   assert.ok(stranger.org, 'provisioned in its own pool')
   await refused(
     getId({ [provider]: stranger.idToken }),

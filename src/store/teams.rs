@@ -152,7 +152,7 @@ impl OrgStore {
                 NewItem::member_of(new, new.creator, Role::Owner).with(NAME, text(name)),
                 None,
             )?,
-            self.count_membership(new.creator, 1)?,
+            self.count_membership(new.creator, 1, None)?,
         ];
         let reasons = self.transact(items).await?;
         match reasons.as_deref() {
@@ -366,12 +366,34 @@ impl OrgStore {
             .table_name(&self.table)
             .set_key(Some(key(&email_partition(email), &email_sort_key(org, id))))
             .build()?;
-        let organisation = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(&org_partition(org), ORG_SORT_KEY)))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .build()?;
+        // The organisation must exist; an owner joining counts as one more owner. (One
+        // transaction may touch an item once: the check and the count are one operation.)
+        let organisation = if invitation.role == Role::Owner {
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(&org_partition(org), ORG_SORT_KEY)))
+                        .update_expression("SET #owners = if_not_exists(#owners, :one) + :one")
+                        .condition_expression("attribute_exists(#pk)")
+                        .expression_attribute_names("#pk", PARTITION_KEY)
+                        .expression_attribute_names("#owners", OWNERS)
+                        .expression_attribute_values(":one", number(1))
+                        .build()?,
+                )
+                .build()
+        } else {
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(&org_partition(org), ORG_SORT_KEY)))
+                        .condition_expression("attribute_exists(#pk)")
+                        .expression_attribute_names("#pk", PARTITION_KEY)
+                        .build()?,
+                )
+                .build()
+        };
         let joined = NewOrg {
             org,
             creator: sub,
@@ -384,16 +406,14 @@ impl OrgStore {
         let items = vec![
             TransactWriteItem::builder().update(accepted).build(),
             TransactWriteItem::builder().delete(copy).build(),
-            TransactWriteItem::builder()
-                .condition_check(organisation)
-                .build(),
+            organisation,
             self.put_new(
                 NewItem::membership(&joined, sub, invitation.role)
                     .with(EMAIL, text(email.to_string())),
                 None,
             )?,
             self.put_new(member_of, None)?,
-            self.count_membership(sub, 1)?,
+            self.count_membership(sub, 1, None)?,
         ];
         let Some(reasons) = self.transact(items).await? else {
             return Ok(invitation.role);
@@ -508,17 +528,8 @@ impl OrgStore {
             (false, true) => 1,
             _ => 0,
         };
-        // The home organisation's creator stays its owner: their tokens fall back to it.
-        if from == Role::Owner && owners_change < 0 {
-            let home = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(&claim_partition(member), CLAIM_SORT_KEY)))
-                .condition_expression("#org <> :org")
-                .expression_attribute_names("#org", ORG_ID)
-                .expression_attribute_values(":org", text(org.to_string()))
-                .build()?;
-            items.push(TransactWriteItem::builder().condition_check(home).build());
-        }
+        // Which refusal each conditional item stands for, by its position.
+        let mut refusals = vec![Refusal::Changed, Refusal::Changed];
         if owners_change != 0 {
             let mut update = Update::builder()
                 .table_name(&self.table)
@@ -532,34 +543,55 @@ impl OrgStore {
                 update = update.condition_expression("#owners > :one");
             }
             items.push(TransactWriteItem::builder().update(update.build()?).build());
+            refusals.push(Refusal::LastOwner);
         }
+        // The home organisation is its creator's own: never left, never below owner, so that
+        // their tokens always have it to fall back to. The check rides on the claim's one
+        // operation (a transaction may touch an item once).
         if to.is_none() {
-            items.push(self.count_membership(member, -1)?);
+            items.push(self.count_membership(member, -1, Some(org))?);
+            refusals.push(Refusal::HomeOrganisation);
+        } else if owners_change < 0 {
+            let home = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(&claim_partition(member), CLAIM_SORT_KEY)))
+                .condition_expression("#org <> :org")
+                .expression_attribute_names("#org", ORG_ID)
+                .expression_attribute_values(":org", text(org.to_string()))
+                .build()?;
+            items.push(TransactWriteItem::builder().condition_check(home).build());
+            refusals.push(Refusal::HomeOrganisation);
         }
         let Some(reasons) = self.transact(items).await? else {
             return Ok(());
         };
-        let failed = |index: usize| {
-            reasons
-                .get(index)
-                .is_some_and(|r| r == "ConditionalCheckFailed")
-        };
-        let home_check = from == Role::Owner && owners_change < 0;
-        Err(if failed(0) || failed(1) {
-            Refusal::Changed
-        } else if home_check && failed(2) {
-            Refusal::HomeOrganisation
-        } else if owners_change < 0 && failed(if home_check { 3 } else { 2 }) {
-            Refusal::LastOwner
-        } else {
-            Refusal::Changed
-        }
+        // The home check first: leaving one's home organisation also fails the owner count.
+        let failed: Vec<Refusal> = reasons
+            .iter()
+            .zip(refusals)
+            .filter(|(reason, _)| *reason == "ConditionalCheckFailed")
+            .map(|(_, refusal)| refusal)
+            .collect();
+        Err([
+            Refusal::HomeOrganisation,
+            Refusal::Changed,
+            Refusal::LastOwner,
+        ]
+        .into_iter()
+        .find(|refusal| failed.contains(refusal))
+        .unwrap_or(Refusal::Changed)
         .into())
     }
 
-    /// The user's membership count moved by `change`, within the cap when it grows. A claim
-    /// from before teams has no count: its one membership is the home organisation.
-    fn count_membership(&self, sub: UserSub, change: i64) -> Result<TransactWriteItem, BuildError> {
+    /// The user's membership count moved by `change`, within the cap when it grows, and only
+    /// if their home organisation is not `not_home`. A claim from before teams has no count:
+    /// its one membership is the home organisation.
+    fn count_membership(
+        &self,
+        sub: UserSub,
+        change: i64,
+        not_home: Option<OrgId>,
+    ) -> Result<TransactWriteItem, BuildError> {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(&claim_partition(sub), CLAIM_SORT_KEY)))
@@ -568,20 +600,25 @@ impl OrgStore {
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":change", number(change));
-        update = if change > 0 {
-            update
-                .condition_expression(
-                    "attribute_exists(#pk) AND (attribute_not_exists(#count) OR #count < :cap)",
-                )
-                .expression_attribute_values(":cap", number(i64::from(MAX_MEMBERSHIPS)))
-        } else {
-            update.condition_expression("attribute_exists(#pk)")
-        };
+        let mut condition = "attribute_exists(#pk)".to_owned();
+        if change > 0 {
+            condition.push_str(" AND (attribute_not_exists(#count) OR #count < :cap)");
+            update = update.expression_attribute_values(":cap", number(i64::from(MAX_MEMBERSHIPS)));
+        }
+        if let Some(org) = not_home {
+            condition.push_str(" AND #org <> :org");
+            update = update
+                .expression_attribute_names("#org", ORG_ID)
+                .expression_attribute_values(":org", text(org.to_string()));
+        }
+        update = update.condition_expression(condition);
         Ok(TransactWriteItem::builder().update(update.build()?).build())
     }
 
     /// Sends a transaction: `None` when it committed, the cancellation reasons' codes (one
-    /// per item, in order) when a condition refused it. A fresh client request token makes
+    /// per item, in order) when a condition refused it or another transaction on the same
+    /// items was in progress (`TransactionConflict`: the caller's change met another; it is
+    /// refused as changed meanwhile, never half done). A fresh client request token makes
     /// the SDK's own retries of this call idempotent at DynamoDB, and no other call's.
     async fn transact(
         &self,
@@ -598,10 +635,12 @@ impl OrgStore {
             Ok(_) => Ok(None),
             Err(err) => match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
-                    if cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|reason| reason.code() == Some("ConditionalCheckFailed")) =>
+                    if cancelled.cancellation_reasons().iter().any(|reason| {
+                        matches!(
+                            reason.code(),
+                            Some("ConditionalCheckFailed" | "TransactionConflict")
+                        )
+                    }) =>
                 {
                     Ok(Some(
                         cancelled

@@ -3,12 +3,8 @@
 // at the local API, and served by the tenant-api function. The stage cache is not emulated.
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
-import { Hash } from '@smithy/hash-node'
-import { SignatureV4 } from '@smithy/signature-v4'
-import { credentialsFor, signedInUser, stack } from '../../local/client.mjs'
+import { apiRequest, credentialsFor, signedInUser } from '../../local/client.mjs'
 
-const base = process.env.TenantApiUrl
-assert.ok(base, 'TenantApiUrl is not set: run this through make live (the Makefile gives the API function)')
 const run = Date.now().toString(36)
 let alice
 let bob
@@ -20,32 +16,8 @@ before(async () => {
   bob.credentials = await credentialsFor(bob.idToken)()
 })
 
-// A GET as the browser sends it: signed for execute-api with the user's credentials (or, to
-// show the API refuses it, for another service).
-async function get(path, credentials, service = 'execute-api') {
-  const url = new URL(`${base}${path}`)
-  const request = {
-    method: 'GET',
-    protocol: 'http:',
-    hostname: url.hostname,
-    port: Number(url.port),
-    path: url.pathname,
-    query: Object.fromEntries(url.searchParams),
-    headers: { host: url.host },
-  }
-  const headers = credentials
-    ? (
-        await new SignatureV4({
-          credentials,
-          region: stack.region,
-          service,
-          sha256: Hash.bind(null, 'sha256'),
-        }).sign(request)
-      ).headers
-    : request.headers
-  const response = await fetch(url, { headers })
-  return { status: response.status, body: await response.json(), headers: response.headers }
-}
+// A GET as the browser sends it.
+const get = (path, credentials, service) => apiRequest('GET', path, { credentials, service })
 
 test("each user reads their own organisation's record", async () => {
   for (const user of [alice, bob]) {
@@ -100,6 +72,7 @@ test('the handler refuses what IAM lets through but it cannot serve safely', asy
 // CORS as the template makes it, nothing more (the gateway adds no header of its own): the
 // web app's origin, WEB_ORIGIN, is the stack's AllowedOrigin.
 const origin = process.env.WEB_ORIGIN
+const base = process.env.TenantApiUrl
 test('the preflight is answered without a signature, for the one origin the stack admits', async () => {
   assert.ok(origin && origin !== new URL(base).origin, 'the web app has an origin of its own')
   const response = await fetch(`${base}/orgs/${alice.org}/members`, {
@@ -112,8 +85,14 @@ test('the preflight is answered without a signature, for the one origin the stac
   })
   assert.equal(response.status, 200)
   assert.equal(response.headers.get('access-control-allow-origin'), origin)
-  assert.deepEqual(response.headers.get('access-control-allow-methods').split(','), ['GET', 'OPTIONS'])
-  for (const header of ['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256']) {
+  assert.deepEqual(response.headers.get('access-control-allow-methods').split(','), [
+    'GET',
+    'POST',
+    'PUT',
+    'DELETE',
+    'OPTIONS',
+  ])
+  for (const header of ['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256', 'cache-control']) {
     assert.ok(response.headers.get('access-control-allow-headers').split(',').includes(header), header)
   }
 })

@@ -12,9 +12,9 @@ export function tenantCases({ own, other, sub, table }) {
       'BatchGetItem of own and public keys',
       { action: 'dynamodb:BatchGetItem', keys: [`ORG#${own}`, `ORG#${own}#a`, 'PUBLIC#x'] },
     ],
-    ['PutItem on its data', { action: 'dynamodb:PutItem', keys: [`ORG#${own}#projects`] }],
-    ['UpdateItem on its data', { action: 'dynamodb:UpdateItem', keys: [`ORG#${own}#projects`] }],
-    ['DeleteItem on its data', { action: 'dynamodb:DeleteItem', keys: [`ORG#${own}#projects`] }],
+    ['PutItem on its data', { action: 'dynamodb:PutItem', keys: [`ORG#${own}#notes`] }],
+    ['UpdateItem on its data', { action: 'dynamodb:UpdateItem', keys: [`ORG#${own}#notes`] }],
+    ['DeleteItem on its data', { action: 'dynamodb:DeleteItem', keys: [`ORG#${own}#notes`] }],
   ]
   const denied = [
     ["another tenant's organisation", { action: 'dynamodb:GetItem', keys: [`ORG#${other}`] }],
