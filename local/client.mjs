@@ -64,9 +64,14 @@ export async function signedInUser(email, { userPoolClientId = stack.clientId, u
     }),
   )
   await cognito.send(new ConfirmSignUpCommand({ ClientId: userPoolClientId, Username: email, ConfirmationCode: CODE }))
-  // Cognito marks the e-mail verified when the code it sent there confirms the sign-up
-  // (AutoVerifiedAttributes: email); cognito-local does not, so the harness does it for it
-  // (cognito-local wants the address beside the flag).
+  await markEmailVerified(email, userPoolId)
+  return signIn(email, userPoolClientId)
+}
+
+// Cognito marks the e-mail verified when the code it sent there confirms the sign-up
+// (AutoVerifiedAttributes: email); cognito-local does not, so the harness does it for it
+// (cognito-local wants the address beside the flag).
+export async function markEmailVerified(email, userPoolId = stack.userPoolId) {
   await cognito.send(
     new AdminUpdateUserAttributesCommand({
       UserPoolId: userPoolId,
@@ -77,7 +82,6 @@ export async function signedInUser(email, { userPoolClientId = stack.clientId, u
       ],
     }),
   )
-  return signIn(email, userPoolClientId)
 }
 
 export async function signIn(email, userPoolClientId = stack.clientId) {
@@ -168,4 +172,22 @@ export async function apiRequest(method, path, { credentials, body, headers = {}
   const response = await fetch(url, { method, headers: signed, body: text })
   const answer = await response.text()
   return { status: response.status, body: answer ? JSON.parse(answer) : null, headers: response.headers }
+}
+
+// What the stack's SES (moto's) sent to `to`, oldest first: moto keeps every message it sent.
+export async function sentMail(to) {
+  const data = await (await fetch(`${env('LOCAL_MOTO_URL')}/moto-api/data.json`)).json()
+  return Object.values(data.ses ?? {})
+    .flat()
+    .filter((message) => JSON.stringify(message.destinations ?? '').includes(to))
+}
+
+// The invitation in the newest message to `to`: the link's fragment, #invite=<org>.<id>.<secret>.
+export async function invitationMailedTo(to) {
+  const [message] = (await sentMail(to)).slice(-1)
+  assert.ok(message, `an e-mail went to ${to}`)
+  const match = /(https?:\/\/[^\s"\\]*)#invite=([0-9a-f-]{36})\.([0-9a-f-]{36})\.([0-9a-f]{64})/.exec(JSON.stringify(message))
+  assert.ok(match, `an invitation link in: ${JSON.stringify(message)}`)
+  const [link, , orgId, invitationId, secret] = match
+  return { link, orgId, invitationId, secret, message }
 }

@@ -10,7 +10,9 @@
 //! | `membership_missing`         | the owner's membership item is gone                   | item written again (never replacing one) |
 //! | `corrupt_claim`              | the claim holds no valid organisation id              | none: a person must look               |
 //! | `no_sub`                     | the pool reports no UUID `sub` for the user           | none: a person must look               |
-//! | `organisation_without_owner` | an organisation whose creator's claim names another, or none | none: deleting tenant data is a person's decision |
+//!
+//! A second phase scans the table for the teams' records: both sides of every membership, the
+//! owners, invitations and what points at a deleted organisation ([`teams`] has its table).
 //!
 //! The walk is paced below Cognito's account-wide quotas (ListUsers: UserList, 30 requests a
 //! second; AdminUpdateUserAttributes: UserUpdate, 25 a second: Cognito developer guide,
@@ -57,6 +59,11 @@ pub enum Finding {
     CorruptClaim,
     NoSub,
     OrganisationWithoutOwner,
+    MemberOfMissing,
+    MemberOfWithoutMembership,
+    RolesDisagree,
+    PointsAtMissingOrganisation,
+    InvitationExpired,
 }
 
 impl Finding {
@@ -68,7 +75,10 @@ impl Finding {
     pub fn repairable(self) -> bool {
         !matches!(
             self,
-            Finding::CorruptClaim | Finding::NoSub | Finding::OrganisationWithoutOwner
+            Finding::CorruptClaim
+                | Finding::NoSub
+                | Finding::OrganisationWithoutOwner
+                | Finding::RolesDisagree
         )
     }
 }
@@ -79,6 +89,8 @@ pub enum AuditError {
     List(#[from] crate::user_pool::UserPoolError),
     #[error("the table could not be read")]
     Read(#[from] crate::store::StoreError),
+    #[error("the clock is out of range: {0}")]
+    Clock(String),
     #[error("the checkpoint {path}: {reason}")]
     Checkpoint { path: String, reason: String },
 }
@@ -260,12 +272,21 @@ impl<'a> Audit<'a> {
             self.save_checkpoint(&progress)?;
         }
         observer.phase("organisations");
-        progress
-            .records
-            .retain(|r| r.finding != Finding::OrganisationWithoutOwner);
-        progress
-            .records
-            .extend(self.organisations_without_owner().await?);
+        // The scan's findings are made anew by every run that gets this far.
+        progress.records.retain(|r| r.user_name.is_some());
+        let created_at = now().map_err(|err| AuditError::Clock(err.to_string()))?;
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|err| AuditError::Clock(err.to_string()))?
+            .as_secs() as i64;
+        let found = teams::audit(
+            self.provisioner.store(),
+            self.options.fix,
+            seconds,
+            &created_at,
+        )
+        .await?;
+        progress.records.extend(found);
         self.save_checkpoint(&progress)?;
         Ok(progress)
     }
@@ -387,28 +408,6 @@ impl<'a> Audit<'a> {
         record
     }
 
-    /// Organisations whose creator's claim does not name them (or who have no claim at all).
-    async fn organisations_without_owner(&self) -> Result<Vec<Record>, AuditError> {
-        let store = self.provisioner.store();
-        let organisations = store.organisations().await?;
-        let owners: Vec<UserSub> = organisations.iter().filter_map(|o| o.owner).collect();
-        let claims = store.claims_of(&owners).await?;
-        Ok(organisations
-            .into_iter()
-            .filter(|o| {
-                let claimed = o.owner.and_then(|sub| claims.get(&sub));
-                !matches!(claimed, Some(Ok(org)) if *org == o.org)
-            })
-            .map(|o| Record {
-                finding: Finding::OrganisationWithoutOwner,
-                user_name: None,
-                sub: o.owner.map(|sub| sub.to_string()),
-                org: Some(o.org.to_string()),
-                repaired: None,
-            })
-            .collect())
-    }
-
     fn load_checkpoint(&self) -> Result<Progress, AuditError> {
         let fresh = Progress {
             user_pool_id: self.options.user_pool_id.clone(),
@@ -480,6 +479,8 @@ impl Progress {
         serde_json::to_string(&report).unwrap_or_default()
     }
 }
+
+mod teams;
 
 #[cfg(test)]
 mod tests;

@@ -135,19 +135,12 @@ pub struct Members {
     pub next: Option<UserSub>,
 }
 
-/// An organisation item and the user it names as its creator.
-#[derive(Debug, PartialEq, Eq)]
-pub struct OrgOwner {
-    pub org: OrgId,
-    pub owner: Option<UserSub>,
-}
-
 type Item = HashMap<String, AttributeValue>;
 
 mod teams;
 pub use teams::{
     Acceptance, Invitation, MAX_MEMBERSHIPS, MemberOf, MembershipChange, NewInvitation, Refusal,
-    TeamError,
+    StoredInvitation, TeamError, TeamRecords,
 };
 
 pub struct OrgStore {
@@ -371,8 +364,8 @@ impl OrgStore {
             .collect())
     }
 
-    /// Writes whichever of the organisation item and `member`'s membership (with `role`) is
-    /// missing, never replacing one that exists: the audit's repair of a claim whose records
+    /// Writes whichever of the organisation item and `member`'s membership (with `role`, both
+    /// sides) is missing, never replacing one that exists: the audit's repair of a claim whose records
     /// were lost. The caller says who the member is and with what role.
     pub async fn restore(
         &self,
@@ -383,27 +376,36 @@ impl OrgStore {
         let items = [
             NewItem::organisation(new),
             NewItem::membership(new, member, role),
+            NewItem::member_of(new, member, role),
         ];
         for item in items {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.0))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|err| err.is_conditional_check_failed_exception()) => {}
-                Err(err) => return Err(StoreError::Restore(err.into())),
-            }
+            self.put_if_absent(item).await?;
         }
         Ok(())
+    }
+
+    /// Puts an item unless one with its key exists (then it is left as it is).
+    async fn put_if_absent(&self, item: NewItem) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.0))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|err| err.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::Restore(err.into())),
+        }
     }
 
     /// The organisation's record, if it exists.
@@ -464,40 +466,6 @@ impl OrgStore {
             .last_evaluated_key()
             .and_then(|_| members.last().map(|member| member.sub));
         Ok(Members { members, next })
-    }
-
-    /// Every organisation item in the table and its creator: a full scan, for the audit only.
-    pub async fn organisations(&self) -> Result<Vec<OrgOwner>, StoreError> {
-        // The SDK's paginator follows LastEvaluatedKey until the scan is done.
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("#sk = :org")
-            .expression_attribute_names("#sk", SORT_KEY)
-            .expression_attribute_values(":org", text(ORG_SORT_KEY))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut owners = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| StoreError::Read(err.into()))?;
-            for item in page.items() {
-                let Some(org) = item
-                    .get(ORG_ID)
-                    .and_then(|value| value.as_s().ok())
-                    .and_then(|org| OrgId::parse(org))
-                else {
-                    continue;
-                };
-                let owner = item
-                    .get(CREATED_BY)
-                    .and_then(|value| value.as_s().ok())
-                    .and_then(|sub| UserSub::parse(sub));
-                owners.push(OrgOwner { org, owner });
-            }
-        }
-        Ok(owners)
     }
 
     /// BatchGetItem in chunks of 100, strongly consistent, until no key is left unprocessed.

@@ -2,9 +2,10 @@
 //! same SDK configuration as the function, and nothing else: no `lambda_runtime` (a blocking
 //! Runtime API loop over one socket), no tracing, no metrics, no event checks.
 //!
-//! - `PostConfirmation_ConfirmSignUp`: one TransactWriteItems (organisation, membership,
-//!   claim), then AdminUpdateUserAttributes.
-//! - `TokenGeneration_*`: one consistent GetItem of the claim.
+//! - `PostConfirmation_ConfirmSignUp`: one TransactWriteItems (organisation, both sides of the
+//!   membership, claim), then AdminUpdateUserAttributes.
+//! - `TokenGeneration_*`: one consistent Query of the user's partition (claim, memberships,
+//!   active choice).
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -73,11 +74,12 @@ async fn handle(
         |pk: String, sk: &str| HashMap::from([("PK".to_owned(), s(&pk)), ("SK".to_owned(), s(sk))]);
     if text("/triggerSource").starts_with("TokenGeneration_") {
         dynamodb
-            .get_item()
+            .query()
             .table_name(table)
-            .set_key(Some(key(format!("USER#{sub}"), "ORG_CLAIM")))
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", "PK")
+            .expression_attribute_values(":pk", s(&format!("USER#{sub}")))
             .consistent_read(true)
-            .projection_expression("orgId")
             .send()
             .await?;
         return Ok(());
@@ -133,6 +135,15 @@ async fn handle(
                 &[("sub", &sub)],
             ),
             Some(ReturnValuesOnConditionCheckFailure::AllOld),
+        )?)
+        .transact_items(put(
+            item(
+                format!("USER#{sub}"),
+                &format!("MEMBER_OF#{org}"),
+                "member_of",
+                &[("sub", &sub), ("role", "owner")],
+            ),
+            None,
         )?)
         .client_request_token(&org)
         .send()

@@ -15,6 +15,7 @@
 use super::*;
 use crate::domain::{Email, InvitationId, SecretHash};
 use aws_sdk_dynamodb::types::{ConditionCheck, Delete, Update};
+use std::collections::HashMap;
 
 /// How many organisations one user may belong to, the home one included: the token path reads
 /// them all in its one Query, which stays a single page (DynamoDB's 1 MB) far beyond this.
@@ -136,7 +137,139 @@ pub struct MembershipChange {
     pub to: Option<Role>,
 }
 
+/// Every team record in the table, for the audit: one consistent scan.
+#[derive(Debug, Default)]
+pub struct TeamRecords {
+    /// Organisations that have their `ORG` item, and the creator it names.
+    pub organisations: HashMap<OrgId, Option<UserSub>>,
+    /// `ORG#<org>` / `MEMBER#<sub>`, with the role it records (`None`: unreadable).
+    pub memberships: HashMap<(OrgId, UserSub), Option<Role>>,
+    /// `USER#<sub>` / `MEMBER_OF#<org>`, with its role.
+    pub member_of: HashMap<(UserSub, OrgId), Option<Role>>,
+    /// Home claims: `USER#<sub>` / `ORG_CLAIM`.
+    pub claims: HashMap<UserSub, OrgId>,
+    /// Active choices: `USER#<sub>` / `ACTIVE`.
+    pub active: HashMap<UserSub, OrgId>,
+    pub invitations: Vec<StoredInvitation>,
+    /// By-invitee copies: their key, and the organisation and invitation they name.
+    pub copies: Vec<(String, String, OrgId, InvitationId)>,
+}
+
+/// An invitation as the table holds it, with what the audit needs to purge it.
+#[derive(Debug)]
+pub struct StoredInvitation {
+    pub org: OrgId,
+    pub id: InvitationId,
+    pub email: Option<Email>,
+    pub state: String,
+    pub expires_at: i64,
+}
+
 impl OrgStore {
+    /// Every team record, by one consistent, paged scan of the whole table: for the audit only.
+    pub async fn team_records(&self) -> Result<TeamRecords, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut records = TeamRecords::default();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| StoreError::Read(err.into()))?;
+            for item in page.items() {
+                records.add(item);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Writes the user's side of a membership the organisation's side records, with its role,
+    /// never replacing one.
+    pub async fn restore_member_of(
+        &self,
+        org: OrgId,
+        sub: UserSub,
+        role: Role,
+        created_at: String,
+    ) -> Result<(), StoreError> {
+        let new = NewOrg {
+            org,
+            creator: sub,
+            created_at,
+        };
+        self.put_if_absent(NewItem::member_of(&new, sub, role))
+            .await
+    }
+
+    /// Deletes one item, whatever it holds: the audit's purge of what points nowhere.
+    async fn delete_record(&self, partition: &str, sort: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition, sort)))
+            .send()
+            .await
+            .map_err(|err| StoreError::Restore(err.into()))?;
+        Ok(())
+    }
+
+    /// The user's side of a membership, deleted.
+    pub async fn delete_member_of(&self, sub: UserSub, org: OrgId) -> Result<(), StoreError> {
+        self.delete_record(&claim_partition(sub), &member_of_sort_key(org))
+            .await
+    }
+
+    /// The user's active choice, deleted only while it still names `org`.
+    pub async fn delete_active(&self, sub: UserSub, org: OrgId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&claim_partition(sub), ACTIVE_SORT_KEY)))
+            .condition_expression("#org = :org")
+            .expression_attribute_names("#org", ORG_ID)
+            .expression_attribute_values(":org", text(org.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|err| err.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(StoreError::Restore(err.into())),
+        }
+    }
+
+    /// A by-invitee copy, deleted (its key as `TeamRecords::copies` gives it).
+    pub async fn delete_copy(&self, partition: &str, sort: &str) -> Result<(), StoreError> {
+        if !partition.starts_with("EMAIL#") {
+            return Ok(()); // never anything but a copy
+        }
+        self.delete_record(partition, sort).await
+    }
+
+    /// An invitation and its by-invitee copy, deleted.
+    pub async fn purge_invitation(&self, invitation: &StoredInvitation) -> Result<(), StoreError> {
+        if let Some(email) = &invitation.email {
+            self.delete_record(
+                &email_partition(email),
+                &email_sort_key(invitation.org, invitation.id),
+            )
+            .await?;
+        }
+        self.delete_record(
+            &invitation_partition(invitation.org),
+            &invitation.id.to_string(),
+        )
+        .await
+    }
+
     /// A new organisation, its creator its owner: the organisation, both sides of the
     /// membership, and the creator's count, all or none.
     pub async fn create_organisation(&self, new: &NewOrg, name: &str) -> Result<(), TeamError> {
@@ -682,6 +815,49 @@ impl OrgStore {
             items.extend(page.items().iter().cloned());
         }
         Ok(items)
+    }
+}
+
+impl TeamRecords {
+    fn add(&mut self, item: &Item) {
+        let (partition, sort) = (s(item, PARTITION_KEY), s(item, SORT_KEY));
+        let role = || string(item, ROLE).and_then(|role| Role::parse(&role));
+        if let Some(org) = partition.strip_prefix("ORG#").and_then(OrgId::parse) {
+            if sort == ORG_SORT_KEY {
+                let creator = string(item, CREATED_BY).and_then(|sub| UserSub::parse(&sub));
+                self.organisations.insert(org, creator);
+            } else if let Some(sub) = sort.strip_prefix(MEMBER_PREFIX).and_then(UserSub::parse) {
+                self.memberships.insert((org, sub), role());
+            }
+        } else if let Some(sub) = partition.strip_prefix("USER#").and_then(UserSub::parse) {
+            let org_id = || string(item, ORG_ID).and_then(|org| OrgId::parse(&org));
+            if sort == CLAIM_SORT_KEY {
+                if let Some(org) = org_id() {
+                    self.claims.insert(sub, org);
+                }
+            } else if sort == ACTIVE_SORT_KEY {
+                if let Some(org) = org_id() {
+                    self.active.insert(sub, org);
+                }
+            } else if let Some(org) = sort.strip_prefix(MEMBER_OF_PREFIX).and_then(OrgId::parse) {
+                self.member_of.insert((sub, org), role());
+            }
+        } else if partition.starts_with("INVITATION#") {
+            if let Some(invitation) = invitation_in(item) {
+                self.invitations.push(StoredInvitation {
+                    org: invitation.org,
+                    id: invitation.id,
+                    email: Email::parse(&invitation.email).ok(),
+                    state: invitation.state,
+                    expires_at: invitation.expires_at,
+                });
+            }
+        } else if partition.starts_with("EMAIL#")
+            && let Some(invitation) = invitation_in(item)
+        {
+            self.copies
+                .push((partition, sort, invitation.org, invitation.id));
+        }
     }
 }
 

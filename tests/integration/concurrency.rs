@@ -7,7 +7,7 @@ use crate::support;
 
 use std::sync::Arc;
 use support::burst::Burst;
-use support::{Invoked, LocalAws, PASSWORD, confirm_sign_up_event, text};
+use support::{ITEMS_PER_USER, Invoked, LocalAws, PASSWORD, confirm_sign_up_event, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the local stand-ins: run `make test`"]
@@ -83,7 +83,7 @@ async fn the_same_first_sign_in_four_times_at_once_makes_one_organisation() {
             "every token names the one organisation"
         );
     }
-    assert_eq!(aws.items_of_user(&sub).await.len(), 3);
+    assert_eq!(aws.items_of_user(&sub).await.len(), ITEMS_PER_USER);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

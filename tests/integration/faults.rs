@@ -10,8 +10,8 @@ use crate::support;
 
 use std::time::Duration;
 use support::{
-    ATTRIBUTE_UPDATE, CLAIM_READ, Fault, Invoked, LocalAws, PASSWORD, Pool, TRANSACTION,
-    confirm_sign_up_event, text,
+    ATTRIBUTE_UPDATE, Fault, ITEMS_PER_USER, Invoked, LocalAws, MEMBERSHIPS_READ, PASSWORD, Pool,
+    TRANSACTION, confirm_sign_up_event, text,
 };
 
 /// Each fault as local/fault_proxy.py injects it, and how many requests it spoils: every SDK
@@ -141,8 +141,8 @@ async fn scenario(
     let kinds: Vec<_> = items.iter().map(|item| text(item, "kind")).collect();
     assert_eq!(
         items.len(),
-        3,
-        "{name}: one organisation, membership, claim: {kinds:?}"
+        ITEMS_PER_USER,
+        "{name}: one organisation, both sides of its membership, claim: {kinds:?}"
     );
     assert!(
         items.iter().all(|item| text(item, "orgId") == org),
@@ -202,8 +202,8 @@ async fn faults_at_the_attribute_update_during_sign_up() {
 
 #[tokio::test]
 #[ignore = "needs the local stand-ins: run `make test`"]
-async fn faults_at_the_claim_read_during_a_first_sign_in() {
-    run_matrix(Phase::FirstSignIn, CLAIM_READ).await;
+async fn faults_at_the_memberships_read_during_a_first_sign_in() {
+    run_matrix(Phase::FirstSignIn, MEMBERSHIPS_READ).await;
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@
 use crate::support;
 
 use serde_json::json;
-use support::{Fault, Invoked, LocalAws, PASSWORD, TRANSACTION, confirm_sign_up_event, text};
+use support::{
+    Fault, ITEMS_PER_USER, Invoked, LocalAws, PASSWORD, TRANSACTION, confirm_sign_up_event, text,
+};
 use uuid::Uuid;
 
 fn assert_uuid_v4(org: &str) {
@@ -49,7 +51,7 @@ async fn sign_up_provisions_one_organisation_seen_by_cognito_the_table_and_the_t
     // Two round trips for the sign-up (no read before the transaction), one for the token.
     assert_eq!(
         aws.calls_mentioning(&[&sub, &org]),
-        json!({"TransactWriteItems": 1, "AdminUpdateUserAttributes": 1, "GetItem": 1})
+        json!({"TransactWriteItems": 1, "AdminUpdateUserAttributes": 1, "Query": 1})
     );
 
     let logged = aws.function_log_of(&sub);
@@ -109,8 +111,8 @@ async fn password_reset_keeps_the_organisation() {
     assert_eq!(aws.org_of(&pool, &sub).await, Some(org.clone()));
     assert_eq!(
         aws.items_of_user(&sub).await.len(),
-        3,
-        "org, membership, claim"
+        ITEMS_PER_USER,
+        "org, both sides of the membership, claim"
     );
     let claims = aws
         .id_token_claims(&pool, "carol@example.com", "Another-Horse-43")
@@ -204,7 +206,7 @@ async fn redelivered_confirmation_leaves_exactly_one_organisation() {
     assert_eq!(aws.org_of(&pool, &sub).await, Some(org.clone()));
     let items = aws.items_of_user(&sub).await;
     let kinds: Vec<_> = items.iter().map(|item| text(item, "kind")).collect();
-    assert_eq!(items.len(), 3, "{kinds:?}");
+    assert_eq!(items.len(), ITEMS_PER_USER, "{kinds:?}");
     assert!(items.iter().all(|item| text(item, "orgId") == org));
     assert_eq!(
         aws.outcomes_of(&sub),
@@ -339,8 +341,8 @@ async fn a_deferred_sign_up_is_provisioned_at_first_sign_in() {
     assert_eq!(text(&aws.claim(&sub).await.expect("a claim"), "orgId"), org);
     assert_eq!(
         aws.items_of_user(&sub).await.len(),
-        3,
-        "org, membership, claim"
+        ITEMS_PER_USER,
+        "org, both sides of the membership, claim"
     );
     assert_eq!(aws.outcomes_of(&sub), ["deferred", "minted"]);
     // The function set the attribute; cognito-local's InitiateAuth then saves the copy of the

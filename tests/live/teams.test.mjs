@@ -11,6 +11,7 @@ import {
   apiRequest,
   attempt,
   credentialsFor,
+  invitationMailedTo,
   refresh,
   signedInUser,
   stack,
@@ -32,29 +33,13 @@ const call = (user, method, path, body) => apiRequest(method, path, { credential
 // The next token (a refresh), and the credentials that go with it.
 const renewed = async (user) => session(await refresh(user))
 
-// What moto's SES sent to `to`, newest last.
-async function mailTo(to) {
-  const data = await (await fetch(`${process.env.LOCAL_MOTO_URL}/moto-api/data.json`)).json()
-  const messages = Object.values(data.ses ?? {})
-    .flat()
-    .filter((message) => JSON.stringify(message.destinations ?? message.destination ?? '').includes(to))
-  return messages
-}
-
-// The invitation link's fragment: org, invitation id and secret.
-function invitationIn(text) {
-  const match = /#invite=([0-9a-f-]{36})\.([0-9a-f-]{36})\.([0-9a-f]{64})/.exec(text)
-  assert.ok(match, `an invitation link in: ${text}`)
-  const [, orgId, invitationId, secret] = match
-  return { orgId, invitationId, secret }
-}
-
 async function invite(inviter, email, role = 'member') {
   const answer = await call(inviter, 'POST', `/orgs/${inviter.org}/invitations`, { email, role })
   assert.equal(answer.status, 201, JSON.stringify(answer.body))
-  const [message] = (await mailTo(email.toLowerCase())).slice(-1)
-  assert.ok(message, `an e-mail went to ${email}`)
-  return { ...invitationIn(JSON.stringify(message)), answer }
+  const mailed = await invitationMailedTo(email.toLowerCase())
+  assert.equal(mailed.invitationId, answer.body.invitationId, 'the e-mail is this invitation')
+  assert.equal(mailed.message.source, process.env.LOCAL_SES_SENDER, "from the stack's SES identity")
+  return { ...mailed, answer }
 }
 
 before(async () => {

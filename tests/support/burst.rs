@@ -2,7 +2,7 @@
 //! quota throttles, then every user's first sign-in. Shared by tests/integration/concurrency.rs (100 users,
 //! in make test) and bench/rust/burst.rs (1,000, in make bench).
 
-use super::{ATTRIBUTE_UPDATE, LocalAws, PASSWORD, Pool, text};
+use super::{ATTRIBUTE_UPDATE, ITEMS_PER_USER, LocalAws, PASSWORD, Pool, text};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,13 +162,14 @@ impl Burst {
                 .iter()
                 .find(|(kind, _)| kind == "claim")
                 .map(|(_, org)| org);
-            if items.len() != 3 || items.iter().any(|(_, org)| Some(org) != claim) {
-                duplicates += usize::from(items.len() > 3);
+            // The organisation, both sides of the owner's membership, the claim.
+            if items.len() != ITEMS_PER_USER || items.iter().any(|(_, org)| Some(org) != claim) {
+                duplicates += usize::from(items.len() > ITEMS_PER_USER);
             }
             let (token, retries) = tokens.get(email).cloned().unwrap_or_default();
             sign_ins_retried += retries;
             match (claim, token) {
-                (Some(claim), Some(token)) if *claim == token && items.len() == 3 => {
+                (Some(claim), Some(token)) if *claim == token && items.len() == ITEMS_PER_USER => {
                     organisations.insert(claim.clone());
                 }
                 _ => without += 1,

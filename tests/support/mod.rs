@@ -25,7 +25,11 @@ pub const ORG_ATTRIBUTE: &str = "custom:org";
 pub const COGNITO_WAIT: Duration = Duration::from_secs(5);
 
 /// The operations the function calls, by their X-Amz-Target: what a fault is armed for.
-pub const CLAIM_READ: &str = "DynamoDB_20120810.GetItem";
+/// What one sign-up writes: the organisation, both sides of the owner's membership, the claim.
+pub const ITEMS_PER_USER: usize = 4;
+
+/// The token path's one read: a Query of the user's partition (claim, memberships, choice).
+pub const MEMBERSHIPS_READ: &str = "DynamoDB_20120810.Query";
 pub const TRANSACTION: &str = "DynamoDB_20120810.TransactWriteItems";
 pub const ATTRIBUTE_UPDATE: &str = "AWSCognitoIdentityProviderService.AdminUpdateUserAttributes";
 

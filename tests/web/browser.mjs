@@ -62,7 +62,14 @@ export class Person {
     await this.page.fill('input[name=email]', this.email)
     await this.page.fill('input[name=password]', this.password)
     await this.page.fill('input[name=code]', CODE)
-    await this.page.click(`[data-action="${action}"]`)
+    await this.act(`[data-action="${action}"]`, expected)
+  }
+
+  // Clicks `selector` and waits until the status line starts with `expected` (or says an error,
+  // which fails).
+  async act(selector, expected) {
+    const action = selector
+    await this.page.click(selector)
     await this.page
       .waitForFunction(
         (text) => {

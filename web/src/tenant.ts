@@ -16,7 +16,13 @@ import {
 } from '@aws-sdk/client-dynamodb'
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { AuthenticationDetails, CognitoUser, CognitoUserPool, type ICognitoStorage } from 'amazon-cognito-identity-js'
+import {
+  AuthenticationDetails,
+  CognitoUser,
+  CognitoUserPool,
+  type CognitoUserSession,
+  type ICognitoStorage,
+} from 'amazon-cognito-identity-js'
 import type { AppConfig } from './config'
 
 export type Item = Record<string, AttributeValue>
@@ -49,7 +55,7 @@ export class Account {
 
   // SRP (or password auth, where config.json says so), by AWS's own Cognito library: the
   // password never leaves the browser with SRP.
-  async signIn(email: string, password: string): Promise<Tenant> {
+  async signIn(email: string, password: string): Promise<Session> {
     const pool = new CognitoUserPool({
       UserPoolId: this.config.userPoolId,
       ClientId: this.config.userPoolClientId,
@@ -58,14 +64,35 @@ export class Account {
     })
     const user = new CognitoUser({ Username: email, Pool: pool, Storage: memoryStorage() })
     user.setAuthenticationFlowType(this.config.authFlow ?? 'USER_SRP_AUTH')
-    const idToken = await new Promise<string>((resolve, reject) =>
+    const session = await new Promise<CognitoUserSession>((resolve, reject) =>
       user.authenticateUser(new AuthenticationDetails({ Username: email, Password: password }), {
-        onSuccess: (session) => resolve(session.getIdToken().getJwtToken()),
+        onSuccess: resolve,
         onFailure: reject,
         newPasswordRequired: () => reject(new Error('a new password is required: sign in elsewhere first')),
       }),
     )
-    return new Tenant(this.config, idToken)
+    return new Session(this.config, user, session)
+  }
+}
+
+// A signed-in user: the tenant their current token names, and the next token on demand (a
+// refresh: pre token generation names the organisation they chose, if they still belong to it).
+export class Session {
+  tenant: Tenant
+  constructor(
+    private readonly config: AppConfig,
+    private readonly user: CognitoUser,
+    private session: CognitoUserSession,
+  ) {
+    this.tenant = new Tenant(config, session.getIdToken().getJwtToken())
+  }
+
+  async refresh(): Promise<Tenant> {
+    this.session = await new Promise<CognitoUserSession>((resolve, reject) =>
+      this.user.refreshSession(this.session.getRefreshToken(), (err, session) => (err ? reject(err) : resolve(session))),
+    )
+    this.tenant = new Tenant(this.config, this.session.getIdToken().getJwtToken())
+    return this.tenant
   }
 }
 
@@ -89,6 +116,9 @@ export interface Attempt {
 
 export class Tenant {
   readonly org: string
+  // The role the token carries in that organisation (org_role): owner, admin or member.
+  readonly role: string
+  readonly sub: string
   private readonly dynamodb: DynamoDBClient
   private readonly signer: SignatureV4
   constructor(
@@ -97,6 +127,8 @@ export class Tenant {
   ) {
     const claims = JSON.parse(atob(idToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))
     this.org = claims['custom:org']
+    this.role = claims.org_role
+    this.sub = claims.sub
     const provider = `cognito-idp.${config.region}.amazonaws.com/${config.userPoolId}`
     // One set of identity-pool credentials for both: DynamoDB, and the API's AWS_IAM methods.
     const credentials = fromCognitoIdentityPool({
@@ -117,29 +149,57 @@ export class Tenant {
     return Boolean(this.config.apiUrl)
   }
 
-  // A GET of the tenant API, signed with the session's credentials. Throws with the API's
-  // message when it refuses.
-  async api(path: string): Promise<unknown> {
+  // A request to the tenant API, signed with the session's credentials; a body goes as JSON.
+  // Throws with the API's message when it refuses.
+  async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
     const url = new URL(`${this.config.apiUrl}${path}`)
+    const text = body === undefined ? undefined : JSON.stringify(body)
     const signed = await this.signer.sign({
-      method: 'GET',
+      method,
       protocol: url.protocol,
       hostname: url.hostname,
       port: url.port ? Number(url.port) : undefined,
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
-      headers: { host: url.host },
+      headers: { host: url.host, ...(text ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: text,
     })
-    const { host: _host, ...headers } = signed.headers
-    const response = await fetch(url, { headers })
-    const body = await response.json()
+    const { host: _host, ...signedHeaders } = signed.headers
+    const response = await fetch(url, { method, headers: signedHeaders, body: text })
+    const answer = await response.json()
     if (!response.ok) {
       // API Gateway says "message" in its gateway responses, "Message" in an IAM denial.
-      throw Object.assign(new Error(body.message ?? body.Message ?? `HTTP ${response.status}`), {
+      throw Object.assign(new Error(answer.message ?? answer.Message ?? `HTTP ${response.status}`), {
         name: `HTTP ${response.status}`,
       })
     }
-    return body
+    return answer
+  }
+
+  // A GET of the tenant API. `fresh` asks API Gateway's cache for a new answer (Cache-Control:
+  // max-age=0), which the tenant role may ask of its own organisation's entries only.
+  async api(path: string, fresh = false): Promise<unknown> {
+    return this.call('GET', path, undefined, fresh ? { 'cache-control': 'max-age=0' } : {})
+  }
+
+  // The organisation's notes: data any member reads and writes straight in DynamoDB, under
+  // ORG#<org>#notes, which the tenant role lets members write.
+  async notes(): Promise<Item[]> {
+    return this.partition(`ORG#${this.org}#notes`)
+  }
+
+  async writeNote(text: string): Promise<void> {
+    await this.dynamodb.send(
+      new PutItemCommand({
+        TableName: this.config.tableName,
+        Item: {
+          PK: { S: `ORG#${this.org}#notes` },
+          SK: { S: `${new Date().toISOString()}#${this.sub}` },
+          text: { S: text },
+          by: { S: this.sub },
+        },
+      }),
+    )
   }
 
   // Every item of one partition.
