@@ -48,7 +48,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{info, warn};
 
-pub use invitations::Mailer;
+pub use invitations::{Mailer, Sender};
 
 pub const DEFAULT_PAGE: i32 = 25;
 pub const MAX_PAGE: i32 = 100;
@@ -422,5 +422,7 @@ fn timestamp() -> Result<String, ApiError> {
     crate::provision::now().map_err(|err| ApiError::Internal(err.to_string()))
 }
 
+#[cfg(test)]
+mod team_tests;
 #[cfg(test)]
 mod tests;

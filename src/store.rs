@@ -234,33 +234,7 @@ impl OrgStore {
             self.put_new(NewItem::member_of(new, new.creator, Role::Owner), None)?,
         ];
 
-        let mut pause = IN_PROGRESS_BACKOFF;
-        let mut retries_left = IN_PROGRESS_RETRIES;
-        let result = loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .client_request_token(new.org.to_string())
-                .send()
-                .await;
-            // A retry with the same token met the attempt still in flight: that attempt may
-            // yet commit, so a read now could find no claim and refuse the user. Wait for it
-            // and send the same transaction again (idempotent by its token); the handler's
-            // deadline bounds the whole.
-            let in_progress = matches!(
-                result.as_ref().map_err(|err| err.as_service_error()),
-                Err(Some(
-                    TransactWriteItemsError::TransactionInProgressException(_)
-                ))
-            );
-            if !in_progress || retries_left == 0 {
-                break result;
-            }
-            retries_left -= 1;
-            tokio::time::sleep(pause).await;
-            pause *= 2;
-        };
+        let result = self.send_transaction(items, &new.org.to_string()).await;
         let err = match result {
             Ok(_) => return Ok(Recorded::Created),
             Err(err) => err,
@@ -280,6 +254,46 @@ impl OrgStore {
         match self.claimed_org(new.creator).await? {
             Some(org) => Ok(Self::recorded(new, org)),
             None => Err(StoreError::Transaction(err.into())),
+        }
+    }
+
+    /// Sends a transaction with its client request token. A retry with the same token that met
+    /// the attempt still in flight (`TransactionInProgressException`) is waited out and sent
+    /// again (idempotent by its token): that attempt may yet commit, so a read now could find
+    /// nothing and refuse the user. The handler's deadline bounds the whole.
+    async fn send_transaction(
+        &self,
+        items: Vec<TransactWriteItem>,
+        token: &str,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+        aws_sdk_dynamodb::error::SdkError<
+            TransactWriteItemsError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+    > {
+        let mut pause = IN_PROGRESS_BACKOFF;
+        let mut retries_left = IN_PROGRESS_RETRIES;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(token)
+                .send()
+                .await;
+            let in_progress = matches!(
+                result.as_ref().map_err(|err| err.as_service_error()),
+                Err(Some(
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                ))
+            );
+            if !in_progress || retries_left == 0 {
+                return result;
+            }
+            retries_left -= 1;
+            tokio::time::sleep(pause).await;
+            pause *= 2;
         }
     }
 

@@ -16,6 +16,48 @@ pub const DEFAULT_DAYS: i64 = 7;
 pub const MAX_DAYS: i64 = 30;
 const DAY: i64 = 24 * 60 * 60;
 
+/// Where invitations come from: the From address and the Region of its SES identity.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Sender {
+    pub from: String,
+    pub region: String,
+}
+
+impl Sender {
+    /// From the function's variables: `INVITATION_FROM` (an address, or `Name <address>`) and
+    /// `INVITATION_SOURCE_ARN` (the SES identity, whose Region SES must be called in: Cognito
+    /// allows an identity in another Region than the pool's). `None` with a reason where
+    /// either is missing or unusable, e.g. a domain identity with no From address: then
+    /// invitations answer with their link, as with no SES at all.
+    pub fn from_settings(
+        from: Option<&str>,
+        identity: Option<&str>,
+    ) -> Result<Option<Self>, String> {
+        let (Some(from), Some(identity)) = (from, identity) else {
+            return Ok(None);
+        };
+        if !from.contains('@') {
+            return Err(format!(
+                "INVITATION_FROM {from:?} is no e-mail address (a domain identity needs EmailFrom)"
+            ));
+        }
+        // arn:aws:ses:<region>:<account>:identity/<name>
+        match identity.split(':').collect::<Vec<_>>().as_slice() {
+            ["arn", _, "ses", region, _, rest]
+                if !region.is_empty() && rest.starts_with("identity/") =>
+            {
+                Ok(Some(Self {
+                    from: from.to_owned(),
+                    region: (*region).to_owned(),
+                }))
+            }
+            _ => Err(format!(
+                "INVITATION_SOURCE_ARN {identity:?} is no SES identity ARN"
+            )),
+        }
+    }
+}
+
 /// Sends invitation e-mails through SES (v2 SendEmail) from one verified identity.
 pub struct Mailer {
     client: aws_sdk_sesv2::Client,
@@ -220,4 +262,33 @@ pub(super) async fn revoke(acting: &Acting<'_>, api: &Api) -> Answer {
         invitation_id: id,
         state: "revoked",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IDENTITY: &str = "arn:aws:ses:eu-west-1:123456789012:identity/example.com";
+
+    #[test]
+    fn the_sender_comes_from_the_identitys_region_and_an_address() {
+        assert_eq!(
+            Sender::from_settings(Some("Acme <team@example.com>"), Some(IDENTITY)),
+            Ok(Some(Sender {
+                from: "Acme <team@example.com>".into(),
+                region: "eu-west-1".into()
+            }))
+        );
+        assert_eq!(Sender::from_settings(None, Some(IDENTITY)), Ok(None));
+        assert_eq!(
+            Sender::from_settings(Some("team@example.com"), None),
+            Ok(None)
+        );
+        // A domain identity's name is no From address.
+        assert!(Sender::from_settings(Some("example.com"), Some(IDENTITY)).is_err());
+        assert!(
+            Sender::from_settings(Some("team@example.com"), Some("arn:aws:sns:eu-west-1:1:x"))
+                .is_err()
+        );
+    }
 }

@@ -758,11 +758,7 @@ impl OrgStore {
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<String>>, StoreError> {
         let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(uuid::Uuid::new_v4().to_string())
-            .send()
+            .send_transaction(items, &uuid::Uuid::new_v4().to_string())
             .await;
         match result {
             Ok(_) => Ok(None),

@@ -32,8 +32,8 @@ async fn the_same_confirmation_delivered_up_to_eight_times_at_once_makes_one_org
         let items = aws.items_of_user(&sub).await;
         assert_eq!(
             items.len(),
-            3,
-            "{copies} copies: one organisation, membership, claim"
+            ITEMS_PER_USER,
+            "{copies} copies: one organisation, both sides of its membership, claim"
         );
         let org = text(&aws.claim(&sub).await.unwrap(), "orgId").to_owned();
         assert!(items.iter().all(|item| text(item, "orgId") == org));

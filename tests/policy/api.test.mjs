@@ -150,11 +150,17 @@ test('the stage caches the two GETs by their own keys, encrypted, and a cluster 
   const [stage] = stages
   assert.deepEqual(stage.Properties.CacheClusterEnabled, { 'Fn::If': ['Caching', true, false] })
   const gets = ['/orgs/{org}', '/orgs/{org}/members'].map((path) => [`/${path.replaceAll('/', '~1')}`, 'GET', true])
+  const [everything, ...cached] = stage.Properties.MethodSettings
   assert.deepEqual(
-    stage.Properties.MethodSettings.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]).sort(),
+    everything,
+    { ResourcePath: '/*', HttpMethod: '*', CachingEnabled: false },
+    'nothing is cached unless named, whatever the stage-wide default',
+  )
+  assert.deepEqual(
+    cached.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]).sort(),
     gets.sort(),
   )
-  for (const setting of stage.Properties.MethodSettings) {
+  for (const setting of cached) {
     assert.deepEqual(setting.CachingEnabled, { 'Fn::If': ['Caching', true, false] })
   }
 })

@@ -65,6 +65,7 @@ mutations=(
   'any origin admitted|s/AllowOrigin: !Sub "'"'"'${AllowedOrigin}'"'"'"/AllowOrigin: "'"'"'*'"'"'"/'
   'caching enabled on every method|s/          HttpMethod: GET$/          HttpMethod: "*"/'
   'a cached GET keyed by the undocumented wildcard|0,/ResourcePath: "\/~1orgs~1{org}"$/s//ResourcePath: "\/*"/'
+  'caching left to the stage-wide default|/^        - ResourcePath: "\/\*"$/,/^          CachingEnabled: false$/d'
   'the table without a fixed name|/TableName: !Sub ${AWS::StackName}-tenants/d'
   'a log level that drops the metrics|0,/        LogFormat: JSON$/s//        LogFormat: JSON\n        ApplicationLogLevel: WARN/'
   'guest identities admitted|s/AllowUnauthenticatedIdentities: false/AllowUnauthenticatedIdentities: true/'
