@@ -166,8 +166,11 @@ export async function apiRequest(method, path, { credentials, body, headers = {}
     body: text,
   }
   const signed = credentials
-    ? (await new SignatureV4({ credentials, region: stack.region, service, sha256: Hash.bind(null, 'sha256') }).sign(request))
-        .headers
+    ? (
+        await new SignatureV4({ credentials, region: stack.region, service, sha256: Hash.bind(null, 'sha256') }).sign(
+          request,
+        )
+      ).headers
     : request.headers
   const response = await fetch(url, { method, headers: signed, body: text })
   const answer = await response.text()
@@ -186,7 +189,9 @@ export async function sentMail(to) {
 export async function invitationMailedTo(to) {
   const [message] = (await sentMail(to)).slice(-1)
   assert.ok(message, `an e-mail went to ${to}`)
-  const match = /(https?:\/\/[^\s"\\]*)#invite=([0-9a-f-]{36})\.([0-9a-f-]{36})\.([0-9a-f]{64})/.exec(JSON.stringify(message))
+  const match = /(https?:\/\/[^\s"\\]*)#invite=([0-9a-f-]{36})\.([0-9a-f-]{36})\.([0-9a-f]{64})/.exec(
+    JSON.stringify(message),
+  )
   assert.ok(match, `an invitation link in: ${JSON.stringify(message)}`)
   const [link, , orgId, invitationId, secret] = match
   return { link, orgId, invitationId, secret, message }

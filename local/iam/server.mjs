@@ -457,7 +457,9 @@ async function decideApi(incoming, body) {
     httpMethod: incoming.method,
     // Every request header, as a proxy integration passes them: the last value of a repeated
     // one in the single map, all of them in the other.
-    headers: Object.fromEntries(Object.entries(incoming.headersDistinct).map(([name, values]) => [name, values.at(-1)])),
+    headers: Object.fromEntries(
+      Object.entries(incoming.headersDistinct).map(([name, values]) => [name, values.at(-1)]),
+    ),
     multiValueHeaders: incoming.headersDistinct,
     queryStringParameters: url.searchParams.size ? query : null,
     multiValueQueryStringParameters: url.searchParams.size ? multi : null,

@@ -92,7 +92,13 @@ test('the preflight is answered without a signature, for the one origin the stac
     'DELETE',
     'OPTIONS',
   ])
-  for (const header of ['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256', 'cache-control']) {
+  for (const header of [
+    'authorization',
+    'x-amz-date',
+    'x-amz-security-token',
+    'x-amz-content-sha256',
+    'cache-control',
+  ]) {
     assert.ok(response.headers.get('access-control-allow-headers').split(',').includes(header), header)
   }
 })

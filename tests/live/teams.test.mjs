@@ -72,10 +72,13 @@ test('Alice creates Acme and switches to it: her next token names it', async () 
   const me = await call(alice, 'GET', '/me')
   assert.notEqual(me.body.home, acme, 'the home organisation stays the one minted at sign-up')
   assert.equal(me.body.active, acme)
-  assert.deepEqual(me.body.organisations.map((o) => [o.orgId, o.role]).sort(), [
-    [acme, 'owner'],
-    [me.body.home, 'owner'],
-  ].sort())
+  assert.deepEqual(
+    me.body.organisations.map((o) => [o.orgId, o.role]).sort(),
+    [
+      [acme, 'owner'],
+      [me.body.home, 'owner'],
+    ].sort(),
+  )
 })
 
 test('nobody switches to an organisation they do not belong to', async () => {
@@ -96,11 +99,14 @@ test('Alice invites Bob by e-mail; the secret is in the link, never in the answe
   const list = await call(alice, 'GET', `/orgs/${acme}/invitations`)
   assert.equal(list.status, 200)
   const listed = list.body.invitations.find((i) => i.invitationId === bobsInvitation.invitationId)
-  assert.deepEqual({ email: listed.email, role: listed.role, state: listed.state }, {
-    email: bob.email.toLowerCase(),
-    role: 'member',
-    state: 'pending',
-  })
+  assert.deepEqual(
+    { email: listed.email, role: listed.role, state: listed.state },
+    {
+      email: bob.email.toLowerCase(),
+      role: 'member',
+      state: 'pending',
+    },
+  )
   assert.ok(!JSON.stringify(list.body).includes(bobsInvitation.secret), 'the list never shows the secret')
   const stored = await admin.send(
     new GetItemCommand({
@@ -140,7 +146,10 @@ test('Bob switches to Acme and reads and writes its data; not its record, not as
   bob = await renewed(bob)
   assert.deepEqual([bob.org, bob.role], [acme, 'member'])
   const note = { PK: S(`ORG#${acme}#notes`), SK: S(`from-bob-${run}`), text: S('hello') }
-  assert.equal((await attempt(bob.client, new PutItemCommand({ TableName: stack.tableName, Item: note }))).allowed, true)
+  assert.equal(
+    (await attempt(bob.client, new PutItemCommand({ TableName: stack.tableName, Item: note }))).allowed,
+    true,
+  )
   const read = await alice.client.send(
     new QueryCommand({
       TableName: stack.tableName,
@@ -156,11 +165,7 @@ test('Bob switches to Acme and reads and writes its data; not its record, not as
   const forged = await attempt(bob.client, new PutItemCommand({ TableName: stack.tableName, Item: record }))
   assert.equal(forged.allowed, false, 'no member writes the memberships')
   const members = await call(bob, 'GET', `/orgs/${acme}/members`)
-  assert.deepEqual(
-    members.body.members.map((m) => m.role).sort(),
-    ['member', 'owner'],
-    JSON.stringify(members.body),
-  )
+  assert.deepEqual(members.body.members.map((m) => m.role).sort(), ['member', 'owner'], JSON.stringify(members.body))
   const invited = await call(bob, 'POST', `/orgs/${acme}/invitations`, { email: carol.email, role: 'member' })
   assert.equal(invited.status, 403, 'IAM keeps a member off the admins routes')
   assert.match(invited.body.message, /not authorized/)
@@ -269,10 +274,10 @@ test('an organisation keeps an owner, even when its last two leave at once', asy
   assert.deepEqual([alone.status, alone.body.message], [409, 'an organisation keeps at least one owner'])
 })
 
-test("nobody leaves or is demoted in their home organisation", async () => {
+test('nobody leaves or is demoted in their home organisation', async () => {
   carol = await session(await signedInUser(`carol2-teams-${run}@example.com`))
   const leave = await call(carol, 'DELETE', `/orgs/${carol.org}/membership`)
   assert.equal(leave.status, 409)
   const demote = await call(carol, 'PUT', `/orgs/${carol.org}/members/${carol.claims.sub}`, { role: 'admin' })
-  assert.deepEqual([demote.status, demote.body.message], [409, 'the home organisation is its creator\'s own'])
+  assert.deepEqual([demote.status, demote.body.message], [409, "the home organisation is its creator's own"])
 })

@@ -156,10 +156,7 @@ test('the stage caches the two GETs by their own keys, encrypted, and a cluster 
     { ResourcePath: '/*', HttpMethod: '*', CachingEnabled: false },
     'nothing is cached unless named, whatever the stage-wide default',
   )
-  assert.deepEqual(
-    cached.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]).sort(),
-    gets.sort(),
-  )
+  assert.deepEqual(cached.map((s) => [s.ResourcePath, s.HttpMethod, s.CacheDataEncrypted]).sort(), gets.sort())
   for (const setting of cached) {
     assert.deepEqual(setting.CachingEnabled, { 'Fn::If': ['Caching', true, false] })
   }

@@ -139,10 +139,14 @@ async function main() {
     $<HTMLElement>('[data-testid="role"]').textContent = current.role
     $<HTMLUListElement>('[data-testid="organisations"]').replaceChildren(
       ...me.organisations.map((org) => {
-        const row = element('li', { textContent: `${org.name ?? 'personal'} (${org.orgId}) ${org.role} ` }, {
-          testid: 'organisation',
-          org: org.orgId,
-        })
+        const row = element(
+          'li',
+          { textContent: `${org.name ?? 'personal'} (${org.orgId}) ${org.role} ` },
+          {
+            testid: 'organisation',
+            org: org.orgId,
+          },
+        )
         if (org.orgId === current.org) row.append(element('b', { textContent: 'current' }))
         else {
           const button = element('button', { type: 'button', textContent: 'Switch' }, { action: 'switch' })
@@ -160,9 +164,13 @@ async function main() {
     )
     $<HTMLUListElement>('[data-testid="invitations"]').replaceChildren(
       ...me.invitations.map((pending) => {
-        const row = element('li', { textContent: `${pending.orgName ?? pending.orgId} as ${pending.role} ` }, {
-          testid: 'invitation',
-        })
+        const row = element(
+          'li',
+          { textContent: `${pending.orgName ?? pending.orgId} as ${pending.role} ` },
+          {
+            testid: 'invitation',
+          },
+        )
         if (invitation?.invitationId === pending.invitationId) {
           const button = element('button', { type: 'button', textContent: 'Accept' }, { action: 'accept' })
           button.addEventListener('click', () =>
@@ -182,7 +190,10 @@ async function main() {
     $<HTMLTableSectionElement>('[data-testid="members"]').replaceChildren(
       ...members.members.map((member) => {
         const row = element('tr', {}, { testid: 'member', sub: member.sub })
-        row.append(element('td', { textContent: member.email ?? member.sub }), element('td', { textContent: member.role }))
+        row.append(
+          element('td', { textContent: member.email ?? member.sub }),
+          element('td', { textContent: member.role }),
+        )
         const actions = element('td')
         if (member.sub === current.sub && current.org !== me.home) {
           const leave = element('button', { type: 'button', textContent: 'Leave' }, { action: 'leave' })

@@ -89,7 +89,9 @@ export class Session {
 
   async refresh(): Promise<Tenant> {
     this.session = await new Promise<CognitoUserSession>((resolve, reject) =>
-      this.user.refreshSession(this.session.getRefreshToken(), (err, session) => (err ? reject(err) : resolve(session))),
+      this.user.refreshSession(this.session.getRefreshToken(), (err, session) =>
+        err ? reject(err) : resolve(session),
+      ),
     )
     this.tenant = new Tenant(this.config, this.session.getIdToken().getJwtToken())
     return this.tenant
