@@ -408,16 +408,12 @@ impl OrgStore {
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .send()
-            .await;
+            .await
+            .map_err(|err| err.into_service_error());
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|err| err.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            // It exists: never replaced.
+            Err(err) if err.is_conditional_check_failed_exception() => Ok(()),
             Err(err) => Err(StoreError::Restore(err.into())),
         }
     }

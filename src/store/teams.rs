@@ -232,16 +232,12 @@ impl OrgStore {
             .expression_attribute_names("#org", ORG_ID)
             .expression_attribute_values(":org", text(org.to_string()))
             .send()
-            .await;
+            .await
+            .map_err(|err| err.into_service_error());
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|err| err.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            // Another choice since the scan: left as it is.
+            Err(err) if err.is_conditional_check_failed_exception() => Ok(()),
             Err(err) => Err(StoreError::Restore(err.into())),
         }
     }
@@ -462,17 +458,10 @@ impl OrgStore {
             created_at,
         } = acceptance;
         let (sub, org, id, now) = (*sub, *org, *id, *now);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&invitation_partition(org), &id.to_string())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| StoreError::Read(err.into()))?;
-        let invitation = output
-            .item()
+        let invitation = self
+            .invitation_item(org, id)
+            .await?
+            .as_ref()
             .and_then(invitation_in)
             .ok_or(Refusal::InvitationUnusable)?;
         let accepted = Update::builder()
@@ -570,8 +559,12 @@ impl OrgStore {
         .into())
     }
 
-    /// Revokes a pending invitation (and its by-invitee copy).
-    pub async fn revoke(&self, org: OrgId, id: InvitationId) -> Result<(), TeamError> {
+    /// The invitation's item as it stands (a consistent read).
+    async fn invitation_item(
+        &self,
+        org: OrgId,
+        id: InvitationId,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -581,9 +574,15 @@ impl OrgStore {
             .send()
             .await
             .map_err(|err| StoreError::Read(err.into()))?;
-        let email = output
-            .item()
-            .and_then(|item| string(item, EMAIL))
+        Ok(output.item().cloned())
+    }
+
+    /// Revokes a pending invitation (and its by-invitee copy).
+    pub async fn revoke(&self, org: OrgId, id: InvitationId) -> Result<(), TeamError> {
+        let email = self
+            .invitation_item(org, id)
+            .await?
+            .and_then(|item| string(&item, EMAIL))
             .and_then(|email| Email::parse(&email).ok())
             .ok_or(Refusal::InvitationUnusable)?;
         let revoked = Update::builder()

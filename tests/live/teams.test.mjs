@@ -281,3 +281,40 @@ test('nobody leaves or is demoted in their home organisation', async () => {
   const demote = await call(carol, 'PUT', `/orgs/${carol.org}/members/${carol.claims.sub}`, { role: 'admin' })
   assert.deepEqual([demote.status, demote.body.message], [409, "the home organisation is its creator's own"])
 })
+
+test('a user belongs to at most 20 organisations, the home one included', async () => {
+  const dana = await session(await signedInUser(`dana-teams-${run}@example.com`))
+  const me = await call(dana, 'GET', '/me')
+  assert.equal(me.body.maxOrganisations, 20)
+  for (let n = 1; n < 20; n++) {
+    const created = await call(dana, 'POST', '/me/orgs', { name: `Team ${n}` })
+    assert.equal(created.status, 201, `${n}: ${JSON.stringify(created.body)}`)
+  }
+  const over = await call(dana, 'POST', '/me/orgs', { name: 'One too many' })
+  assert.deepEqual([over.status, over.body.message], [409, 'the user already belongs to 20 organisations'])
+  assert.equal((await call(dana, 'GET', '/me')).body.organisations.length, 20)
+})
+
+test('a removal racing a role change leaves both sides of the membership agreeing', async () => {
+  const erin = await session(await signedInUser(`erin-teams-${run}@example.com`))
+  const frank = await session(await signedInUser(`frank-teams-${run}@example.com`))
+  const team = (await call(erin, 'POST', '/me/orgs', { name: 'Race' })).body.orgId
+  assert.equal((await call(erin, 'PUT', '/me/active', { orgId: team })).status, 200)
+  const owner = await renewed(erin)
+  const { orgId, invitationId, secret } = await invite(owner, frank.email)
+  assert.equal((await call(frank, 'POST', '/me/invitations/accept', { orgId, invitationId, secret })).status, 200)
+  const path = `/orgs/${team}/members/${frank.claims.sub}`
+  const [removed, changed] = await Promise.all([
+    call(owner, 'DELETE', path),
+    call(owner, 'PUT', path, { role: 'admin' }),
+  ])
+  for (const answer of [removed, changed]) {
+    assert.ok([200, 404, 409].includes(answer.status), JSON.stringify(answer.body))
+  }
+  const side = async (PK, SK) =>
+    (await admin.send(new GetItemCommand({ TableName: stack.tableName, Key: { PK: S(PK), SK: S(SK) } }))).Item
+  const theirs = await side(`ORG#${team}`, `MEMBER#${frank.claims.sub}`)
+  const his = await side(`USER#${frank.claims.sub}`, `MEMBER_OF#${team}`)
+  assert.equal(theirs?.role?.S, his?.role?.S, 'both sides say the same, or both are gone')
+  assert.equal(Boolean(theirs), removed.status !== 200, 'a removal that answered 200 removed him')
+})

@@ -3,6 +3,7 @@
 // through its executablePath. Playwright's own browser download is not used.
 import { existsSync } from 'node:fs'
 import { chromium } from 'playwright-core'
+import { startWebApp } from '../../web/serve.mjs'
 
 const CANDIDATES = [
   '/usr/bin/chromium',
@@ -42,6 +43,30 @@ export function launch() {
 }
 
 export const CODE = '123456'
+
+// The web app served on its own origin and a browser for it, for one test file, with two
+// people (alice and bob, their e-mails tagged with `tag` and the run) each on a page of their
+// own; `close` stops both. Nobody is signed up yet.
+export async function twoPeopleOnTheApp(tag) {
+  const run = Date.now().toString(36)
+  const app = await startWebApp()
+  const browser = await launch()
+  const [alice, bob] = await Promise.all(
+    ['alice', 'bob'].map((name) =>
+      Person.open(browser, app.url, `${name}-${tag}-${run}@example.com`, 'Correct-Horse-42'),
+    ),
+  )
+  return {
+    app,
+    browser,
+    alice,
+    bob,
+    close: async () => {
+      await browser.close()
+      await app.close()
+    },
+  }
+}
 
 // One person in their own browser context: signs up, confirms, signs in through the page.
 export class Person {

@@ -5,21 +5,19 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { configFromEnvironment, startWebApp } from '../../web/serve.mjs'
-import { launch, Person } from './browser.mjs'
+import { Person, twoPeopleOnTheApp } from './browser.mjs'
 import { seedProjects, seedPublic } from './seed.mjs'
 
-const run = Date.now().toString(36)
+let world
 let app
 let browser
 let alice
 let bob
 
 before(async () => {
-  app = await startWebApp()
-  browser = await launch()
+  world = await twoPeopleOnTheApp('web')
+  ;({ app, browser, alice, bob } = world)
   await seedPublic()
-  alice = await Person.open(browser, app.url, `alice-web-${run}@example.com`, 'Correct-Horse-42')
-  bob = await Person.open(browser, app.url, `bob-web-${run}@example.com`, 'Correct-Horse-42')
   alice.org = await alice.signUpAndIn()
   bob.org = await bob.signUpAndIn()
   await seedProjects(alice.org, ['alice: launch plan'])
@@ -28,10 +26,7 @@ before(async () => {
   await bob.signIn()
 })
 
-after(async () => {
-  await browser?.close()
-  await app?.close()
-})
+after(async () => world?.close())
 
 // On AWS the app is hosted apart from the API: the page must reach the API across origins,
 // with only the CORS headers the template produces.

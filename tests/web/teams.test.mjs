@@ -5,20 +5,17 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { invitationMailedTo, markEmailVerified } from '../../local/client.mjs'
-import { startWebApp } from '../../web/serve.mjs'
-import { launch, Person } from './browser.mjs'
+import { twoPeopleOnTheApp } from './browser.mjs'
 
 const run = Date.now().toString(36)
+let world
 let app
-let browser
 let alice
 let bob
 
 before(async () => {
-  app = await startWebApp()
-  browser = await launch()
-  alice = await Person.open(browser, app.url, `alice-team-web-${run}@example.com`, 'Correct-Horse-42')
-  bob = await Person.open(browser, app.url, `bob-team-web-${run}@example.com`, 'Correct-Horse-42')
+  world = await twoPeopleOnTheApp('team-web')
+  ;({ app, alice, bob } = world)
   for (const person of [alice, bob]) {
     await person.step('sign-up', 'Signed up')
     await person.step('confirm', 'Confirmed')
@@ -27,10 +24,7 @@ before(async () => {
   }
 })
 
-after(async () => {
-  await browser?.close()
-  await app?.close()
-})
+after(async () => world?.close())
 
 const text = (person, testid) => person.page.textContent(`[data-testid=${testid}]`)
 const rows = (person, testid) =>

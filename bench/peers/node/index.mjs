@@ -1,15 +1,16 @@
 // The same job in Node.js with the AWS SDK for JavaScript v3, as a Node.js function on Lambda
 // would do it: clients made once at start, then the Runtime API loop (the one Lambda's own
 // Node.js runtime runs, here in a few lines so that nothing else is measured).
-//   PostConfirmation_ConfirmSignUp: TransactWriteItems (organisation, membership, claim),
-//   then AdminUpdateUserAttributes.   TokenGeneration_*: one consistent GetItem of the claim.
+//   PostConfirmation_ConfirmSignUp: TransactWriteItems (organisation, both sides of the
+//   membership, claim), then AdminUpdateUserAttributes.   TokenGeneration_*: one consistent
+//   Query of the user's partition.
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
 import {
   AdminUpdateUserAttributesCommand,
   CognitoIdentityProviderClient,
 } from '@aws-sdk/client-cognito-identity-provider'
-import { DynamoDBClient, GetItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb'
+import { DynamoDBClient, QueryCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb'
 
 const dynamodb = new DynamoDBClient({})
 const cognito = new CognitoIdentityProviderClient({})
@@ -21,11 +22,12 @@ async function handle(event) {
   const sub = event.request.userAttributes.sub
   if (event.triggerSource.startsWith('TokenGeneration_')) {
     await dynamodb.send(
-      new GetItemCommand({
+      new QueryCommand({
         TableName: table,
-        Key: { PK: { S: `USER#${sub}` }, SK: { S: 'ORG_CLAIM' } },
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'PK' },
+        ExpressionAttributeValues: { ':pk': { S: `USER#${sub}` } },
         ConsistentRead: true,
-        ProjectionExpression: 'orgId',
       }),
     )
     return event
@@ -56,6 +58,7 @@ async function handle(event) {
         put(item(`ORG#${org}`, 'ORG', 'organisation', { createdBy: sub })),
         put(item(`ORG#${org}`, `MEMBER#${sub}`, 'membership', { sub, role: 'owner' })),
         put(item(`USER#${sub}`, 'ORG_CLAIM', 'claim', { sub }), 'ALL_OLD'),
+        put(item(`USER#${sub}`, `MEMBER_OF#${org}`, 'member_of', { sub, role: 'owner' })),
       ],
     }),
   )

@@ -1,8 +1,9 @@
 """The same job in Python with boto3, as a Python function on Lambda would do it: clients made
 once at start, then the Runtime API loop (the one Lambda's own Python runtime runs, here in a
 few lines so that nothing else is measured).
-  PostConfirmation_ConfirmSignUp: TransactWriteItems (organisation, membership, claim), then
-  AdminUpdateUserAttributes.   TokenGeneration_*: one consistent GetItem of the claim."""
+  PostConfirmation_ConfirmSignUp: TransactWriteItems (organisation, both sides of the
+  membership, claim), then AdminUpdateUserAttributes.   TokenGeneration_*: one consistent Query
+  of the user's partition."""
 
 import datetime
 import http.client
@@ -20,11 +21,12 @@ TABLE = os.environ["TABLE_NAME"]
 def handle(event):
     sub = event["request"]["userAttributes"]["sub"]
     if event["triggerSource"].startswith("TokenGeneration_"):
-        dynamodb.get_item(
+        dynamodb.query(
             TableName=TABLE,
-            Key={"PK": {"S": f"USER#{sub}"}, "SK": {"S": "ORG_CLAIM"}},
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": "PK"},
+            ExpressionAttributeValues={":pk": {"S": f"USER#{sub}"}},
             ConsistentRead=True,
-            ProjectionExpression="orgId",
         )
         return event
     org = str(uuid.uuid4())
@@ -48,6 +50,7 @@ def handle(event):
             put(f"ORG#{org}", "ORG", "organisation", {"createdBy": sub}),
             put(f"ORG#{org}", f"MEMBER#{sub}", "membership", {"sub": sub, "role": "owner"}),
             put(f"USER#{sub}", "ORG_CLAIM", "claim", {"sub": sub}, "ALL_OLD"),
+            put(f"USER#{sub}", f"MEMBER_OF#{org}", "member_of", {"sub": sub, "role": "owner"}),
         ],
     )
     cognito.admin_update_user_attributes(
