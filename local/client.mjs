@@ -196,3 +196,21 @@ export async function invitationMailedTo(to) {
   const [link, , orgId, invitationId, secret] = match
   return { link, orgId, invitationId, secret, message }
 }
+
+// `invitee` as a member of `inviter`'s organisation with `role`, as the web app makes them one:
+// invited through the tenant API, the e-mailed invitation accepted, the organisation chosen,
+// and the next token (which names it, with the role).
+export async function joinedBy(inviter, invitee, role) {
+  const send = async (user, method, path, body) => {
+    const answer = await apiRequest(method, path, { credentials: await credentialsFor(user.idToken)(), body })
+    assert.ok(answer.status < 300, `${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`)
+    return answer.body
+  }
+  await send(inviter, 'POST', `/orgs/${inviter.org}/invitations`, { email: invitee.email, role })
+  const { orgId, invitationId, secret } = await invitationMailedTo(invitee.email)
+  await send(invitee, 'POST', '/me/invitations/accept', { orgId, invitationId, secret })
+  await send(invitee, 'PUT', '/me/active', { orgId })
+  const member = await refresh(invitee)
+  assert.deepEqual([member.org, member.role], [inviter.org, role], 'the next token names the team, with the role')
+  return member
+}

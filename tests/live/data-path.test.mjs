@@ -1,8 +1,9 @@
 // Every tenant-role case of the policy tests (tests/policy/cases.mjs), sent for real: two users
-// sign up (the function gives each an organisation), exchange their ID tokens at the local
-// identity pool, and send each case as a signed DynamoDB request through the IAM gateway. The
-// gateway's decision must be the simulator's offline decision for the same request, and the
-// data that comes back must be the caller's own.
+// sign up (the function gives each an organisation), two more join the first one's as a member
+// and an admin, so that each role is tried; each exchanges their ID token at the local identity
+// pool and sends each case as a signed DynamoDB request through the IAM gateway, against
+// another tenant's organisation. The gateway's decision must be the simulator's offline
+// decision for the same request, and the data that comes back must be the caller's own.
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
 import {
@@ -20,6 +21,7 @@ import {
 import {
   admin,
   attempt,
+  joinedBy,
   signedInUser,
   stack,
   tableArn as TABLE,
@@ -33,6 +35,9 @@ const policies = tenantPolicies()
 const run = Date.now().toString(36)
 let alice
 let bob
+// Members of Alice's organisation: Carol a member, Dave an admin.
+let carol
+let dave
 
 const S = (value) => ({ S: value })
 const key = (pk) => ({ PK: S(pk), SK: S('ORG') })
@@ -41,8 +46,9 @@ before(async () => {
   alice = await signedInUser(`alice-${run}@example.com`)
   bob = await signedInUser(`bob-${run}@example.com`)
   assert.ok(alice.org && bob.org && alice.org !== bob.org, 'each has an organisation of their own')
-  alice.client = tenantClient(alice)
-  bob.client = tenantClient(bob)
+  carol = await joinedBy(alice, await signedInUser(`carol-${run}@example.com`), 'member')
+  dave = await joinedBy(alice, await signedInUser(`dave-${run}@example.com`), 'admin')
+  for (const user of [alice, bob, carol, dave]) user.client = tenantClient(user)
   for (const pk of [`ORG#${alice.org}#projects`, `ORG#${bob.org}#projects`, 'PUBLIC#pricing']) {
     await admin.send(new PutItemCommand({ TableName: stack.tableName, Item: { ...key(pk), seeded: S(pk) } }))
   }
@@ -103,9 +109,13 @@ for (const [expected, list] of [
 ]) {
   for (const [index, [name]] of list.entries()) {
     test(`live, as the simulator says: tenant ${expected ? 'may' : 'may not'}: ${name}`, async () => {
+      // Each role against another tenant: Alice (owner), Carol (member) and Dave (admin) of
+      // one organisation against Bob's, Bob (owner) against Alice's.
       for (const [user, other] of [
         [alice, bob],
         [bob, alice],
+        [carol, bob],
+        [dave, bob],
       ]) {
         const [, request] = casesFor(user, other)[expected ? 'allowed' : 'denied'][index]
         const live = await attempt(user.client, commandFor(request))
@@ -171,6 +181,10 @@ test("live: what comes back is the caller's own", async () => {
   assert.equal(left.Item?.note, undefined, 'the refused write wrote nothing')
 })
 
-test('live: the session carries the role the token names, as the role tag', () => {
-  for (const user of [alice, bob]) assert.equal(user.claims.org_role, 'owner', 'a new user owns their home')
+test('live: each role of one organisation, from the table into the token', () => {
+  assert.deepEqual(
+    [alice, bob, carol, dave].map((user) => user.claims.org_role),
+    ['owner', 'owner', 'member', 'admin'],
+  )
+  assert.deepEqual([carol.org, dave.org], [alice.org, alice.org])
 })

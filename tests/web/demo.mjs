@@ -155,7 +155,8 @@ async function teamStory([owner, guest]) {
   const invited = await call(a, 'POST', `/orgs/${a.org}/invitations`, { email: b.email, role: 'member' })
   const mail = await invitationMailedTo(b.email)
   say(a, `invites ${b.email} as member: SES sent ${mail.link.replace(/\.[0-9a-f]{64}$/, '.<secret>')}`)
-  const joined = await call(b, 'POST', '/me/invitations/accept', mail)
+  const { orgId, invitationId, secret } = mail
+  const joined = await call(b, 'POST', '/me/invitations/accept', { orgId, invitationId, secret })
   await call(b, 'PUT', '/me/active', { orgId: acme.orgId })
   b = await session(await refresh(b))
   say(b, `accepts (${joined.role}), switches: the token names ${b.org} as ${b.role}`)
