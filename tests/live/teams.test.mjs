@@ -5,7 +5,7 @@
 // DynamoDB; the races each have one winner. Carol is the outsider.
 import assert from 'node:assert/strict'
 import { before, test } from 'node:test'
-import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb'
+import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb'
 import {
   admin,
   apiRequest,
@@ -317,4 +317,38 @@ test('a removal racing a role change leaves both sides of the membership agreein
   const his = await side(`USER#${frank.claims.sub}`, `MEMBER_OF#${team}`)
   assert.equal(theirs?.role?.S, his?.role?.S, 'both sides say the same, or both are gone')
   assert.equal(Boolean(theirs), removed.status !== 200, 'a removal that answered 200 removed him')
+})
+
+test('an invitation past its expiry is refused, and an accept racing a revoke has one winner', async () => {
+  const grace = await session(await signedInUser(`grace-teams-${run}@example.com`))
+  const henry = await session(await signedInUser(`henry-teams-${run}@example.com`))
+  const expired = await invite(grace, henry.email)
+  // As if its days had passed: the table's expiry moved to a second ago.
+  await admin.send(
+    new UpdateItemCommand({
+      TableName: stack.tableName,
+      Key: { PK: S(`INVITATION#${grace.org}`), SK: S(expired.invitationId) },
+      UpdateExpression: 'SET expiresAt = :then',
+      ExpressionAttributeValues: { ':then': { N: String(Math.floor(Date.now() / 1000) - 1) } },
+    }),
+  )
+  const { orgId, invitationId, secret } = expired
+  const late = await call(henry, 'POST', '/me/invitations/accept', { orgId, invitationId, secret })
+  assert.equal(late.status, 410, JSON.stringify(late.body))
+  const listed = (await call(grace, 'GET', `/orgs/${grace.org}/invitations`)).body.invitations
+  assert.equal(listed.find((i) => i.invitationId === invitationId).state, 'expired')
+  assert.deepEqual((await call(henry, 'GET', '/me')).body.invitations, [], 'an expired one is not offered')
+
+  const raced = await invite(grace, henry.email)
+  const [accepted, revoked] = await Promise.all([
+    call(henry, 'POST', '/me/invitations/accept', {
+      orgId: raced.orgId,
+      invitationId: raced.invitationId,
+      secret: raced.secret,
+    }),
+    call(grace, 'DELETE', `/orgs/${grace.org}/invitations/${raced.invitationId}`),
+  ])
+  assert.deepEqual([accepted.status, revoked.status].sort(), [200, 410], JSON.stringify([accepted.body, revoked.body]))
+  const joined = (await call(henry, 'GET', '/me')).body.organisations.some((o) => o.orgId === grace.org)
+  assert.equal(joined, accepted.status === 200, 'a member exactly when the accept won')
 })
