@@ -323,15 +323,22 @@ test('an invitation past its expiry is refused, and an accept racing a revoke ha
   const grace = await session(await signedInUser(`grace-teams-${run}@example.com`))
   const henry = await session(await signedInUser(`henry-teams-${run}@example.com`))
   const expired = await invite(grace, henry.email)
-  // As if its days had passed: the table's expiry moved to a second ago.
-  await admin.send(
-    new UpdateItemCommand({
-      TableName: stack.tableName,
-      Key: { PK: S(`INVITATION#${grace.org}`), SK: S(expired.invitationId) },
-      UpdateExpression: 'SET expiresAt = :then',
-      ExpressionAttributeValues: { ':then': { N: String(Math.floor(Date.now() / 1000) - 1) } },
-    }),
-  )
+  // As if its days had passed: the expiry of the invitation and its invitee's copy moved to a
+  // second ago.
+  for (const [PK, SK] of [
+    [`INVITATION#${grace.org}`, expired.invitationId],
+    [`EMAIL#${henry.email}`, `INVITATION#${grace.org}#${expired.invitationId}`],
+  ]) {
+    await admin.send(
+      new UpdateItemCommand({
+        TableName: stack.tableName,
+        Key: { PK: S(PK), SK: S(SK) },
+        UpdateExpression: 'SET expiresAt = :then',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeValues: { ':then': { N: String(Math.floor(Date.now() / 1000) - 1) } },
+      }),
+    )
+  }
   const { orgId, invitationId, secret } = expired
   const late = await call(henry, 'POST', '/me/invitations/accept', { orgId, invitationId, secret })
   assert.equal(late.status, 410, JSON.stringify(late.body))
