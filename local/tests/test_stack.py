@@ -64,7 +64,7 @@ class WhatItReads(unittest.TestCase):
 
     def test_the_identity_pool_settings_are_the_templates(self):
         settings = ok(TRANSFORMED, *IDENTITY)
-        self.assertEqual(settings["PrincipalTags"]["Map"], {"org": "custom:org"})
+        self.assertEqual(settings["PrincipalTags"]["Map"], {"org": "custom:org", "role": "org_role"})
         self.assertFalse(settings["PrincipalTags"]["UseDefaults"])
         self.assertFalse(settings["AllowClassicFlow"])
         self.assertFalse(settings["AllowUnauthenticatedIdentities"])
@@ -87,6 +87,36 @@ class WhatItReads(unittest.TestCase):
         self.assertTrue(ok(template, *IDENTITY)["AllowClassicFlow"])
 
     def test_a_functions_environment_is_the_templates_with_the_parameters_given(self):
+        environment = [
+            "environment",
+            "--function",
+            "TenantApiFunction",
+            "--table-name",
+            "tenants",
+            "--user-pool-id",
+            "us-east-1_local",
+        ]
+        result = run(TRANSFORMED, "--parameter", "AllowedOrigin=http://127.0.0.1:5173", *environment)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(
+            sorted(result.stdout.splitlines()),
+            [
+                "ALLOWED_ORIGIN=http://127.0.0.1:5173",
+                "INVITATION_FROM=",
+                "INVITATION_SOURCE_ARN=",
+                "TABLE_NAME=tenants",
+                "USER_POOL_ID=us-east-1_local",
+            ],
+        )
+        # With an SES identity, invitations come from its address (Fn::Select of Fn::Split).
+        identity = "EmailSourceArn=arn:aws:ses:us-east-1:123456789012:identity/team@example.com"
+        result = run(
+            TRANSFORMED, "--parameter", "AllowedOrigin=http://127.0.0.1:5173", "--parameter", identity, *environment
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("INVITATION_FROM=team@example.com", result.stdout.splitlines())
+
+    def test_a_function_naming_the_user_pool_needs_its_id(self):
         result = run(
             TRANSFORMED,
             "--parameter",
@@ -97,8 +127,8 @@ class WhatItReads(unittest.TestCase):
             "--table-name",
             "tenants",
         )
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(sorted(result.stdout.split()), ["ALLOWED_ORIGIN=http://127.0.0.1:5173", "TABLE_NAME=tenants"])
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("USER_POOL_ID: Ref UserPool is not created locally", result.stderr)
 
     def test_a_parameter_without_a_default_must_be_given(self):
         result = run(TRANSFORMED, "environment", "--function", "TenantApiFunction", "--table-name", "tenants")
