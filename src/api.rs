@@ -16,11 +16,12 @@
 //! | `POST /me/invitations/accept`           | any signed-in user               | accepts an invitation                 |
 //!
 //! IAM lets a tenant call only its own (active) organisation's paths, and admins' routes only
-//! with an admin's or owner's `role` tag; for a cached GET it is the only check: API Gateway
-//! answers a cache hit without invoking this function, keyed by the path and the declared
-//! cache-key parameters, not by the caller (API Gateway developer guide, "Enable API caching").
-//! On every call it serves, the handler takes the caller's `sub` from the request context's
-//! Cognito authentication provider and reads their membership of the path's organisation
+//! with an admin's or owner's `role` tag; for the two cached GETs it is the only check: API
+//! Gateway answers a cache hit without invoking this function, keyed by the path and the
+//! declared cache-key parameters, not by the caller (API Gateway developer guide, "Enable API
+//! caching"), and it would cache a refusal of a miss for every member alike. On every other
+//! call, the handler takes the caller's `sub` from the request context's Cognito
+//! authentication provider and reads their membership of the path's organisation
 //! (consistently): a removed member is refused at once, whatever their token still says.
 //! Every GET answer is safe to cache under the keys the template declares: a query parameter
 //! outside them is refused, and so is one given twice.
@@ -130,8 +131,9 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error(transparent)]
     UserPool(#[from] UserPoolError),
-    #[error("sending the invitation e-mail failed")]
-    Mail(#[source] crate::store::SdkFailure),
+    /// SES's error code only: its message may name the recipient, which no log line carries.
+    #[error("sending the invitation e-mail failed: {0}")]
+    Mail(String),
     #[error("accepting an invitation needs a verified e-mail address")]
     NoVerifiedEmail,
     #[error("{0}")]
@@ -185,6 +187,14 @@ pub async fn handle(request: Request, api: &Api) -> Result<Response<Body>, lambd
             let status = err.status();
             if status.is_server_error() {
                 warn!(status = status.as_u16(), error = %DisplayErrorContext(&err), "request failed");
+            } else if let ApiError::BadBody(_) = err {
+                // serde's message may quote what was sent (an address, say): the caller is
+                // told it, the log is not.
+                info!(
+                    status = status.as_u16(),
+                    reason = "the body is not valid",
+                    "request refused"
+                );
             } else {
                 info!(status = status.as_u16(), reason = %err, "request refused");
             }
@@ -272,6 +282,15 @@ async fn serve(request: &Request, api: &Api) -> Answer {
         };
     }
     let org = path_org(request)?;
+    // The two cached reads rely on IAM alone, as every cache hit of theirs does: a refusal
+    // answered here would be cached under the organisation's key and served to every member
+    // (API Gateway caches what the integration answers), and what they show is in the
+    // organisation's partition, which the same session may read from DynamoDB anyway.
+    match (method, resource) {
+        (&Method::GET, "/orgs/{org}") => return reads::organisation(&call, org, api).await,
+        (&Method::GET, "/orgs/{org}/members") => return reads::members(&call, org, api).await,
+        _ => {}
+    }
     // Membership, read now: the token may predate a removal.
     let role = api
         .store
@@ -283,8 +302,6 @@ async fn serve(request: &Request, api: &Api) -> Answer {
     info!(sub = %call.caller, org_id = %org, role = role.as_str(), "serving a member of the organisation");
     let acting = Acting { call, org, role };
     match (method, resource) {
-        (&Method::GET, "/orgs/{org}") => reads::organisation(&acting, api).await,
-        (&Method::GET, "/orgs/{org}/members") => reads::members(&acting, api).await,
         (&Method::PUT, "/orgs/{org}/members/{sub}") => members::change_role(&acting, api).await,
         (&Method::DELETE, "/orgs/{org}/members/{sub}") => members::remove(&acting, api).await,
         (&Method::DELETE, "/orgs/{org}/membership") => members::leave(&acting, api).await,
@@ -365,7 +382,8 @@ fn json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
         return Err(ApiError::UnsupportedMediaType);
     }
     serde_json::from_slice(bytes).map_err(|err| {
-        // serde's message names the field and the expected type, never a value.
+        // serde's message names the field and the expected type (and, for a wrong type, the
+        // value sent: the caller's own; never logged).
         let message = err.to_string();
         let message = message.split(" at line ").next().unwrap_or_default();
         ApiError::BadBody(format!("the body is not valid: {message}"))

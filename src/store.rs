@@ -139,8 +139,8 @@ type Item = HashMap<String, AttributeValue>;
 
 mod teams;
 pub use teams::{
-    Acceptance, Invitation, MAX_MEMBERSHIPS, MemberOf, MembershipChange, NewInvitation, Refusal,
-    StoredInvitation, TeamError, TeamRecords,
+    Absent, Acceptance, Invitation, MAX_MEMBERSHIPS, MemberOf, MembershipChange, NewInvitation,
+    Refusal, StoredInvitation, TeamError, TeamRecords,
 };
 
 pub struct OrgStore {

@@ -92,7 +92,13 @@ impl Mailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|err| ApiError::Mail(err.into()))?;
+            .map_err(|err| {
+                let code = err
+                    .as_service_error()
+                    .and_then(|err| aws_sdk_sesv2::error::ProvideErrorMetadata::code(err))
+                    .unwrap_or("no answer from SES");
+                ApiError::Mail(code.to_owned())
+            })?;
         Ok(())
     }
 }

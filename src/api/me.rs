@@ -45,7 +45,7 @@ struct PendingInvitation {
 pub(super) async fn overview(call: &Call<'_>, api: &Api) -> Answer {
     no_body(call.request)?;
     let memberships = api.store.memberships(call.caller).await?;
-    let organisations = api
+    let mut organisations: Vec<OrganisationOf> = api
         .store
         .member_of(call.caller)
         .await?
@@ -56,6 +56,19 @@ pub(super) async fn overview(call: &Call<'_>, api: &Api) -> Answer {
             name: member_of.org_name,
         })
         .collect();
+    // A user from before teams has no membership item of their home: it is theirs all the same.
+    if let Some(home) = memberships.home
+        && !organisations.iter().any(|org| org.org_id == home)
+    {
+        organisations.insert(
+            0,
+            OrganisationOf {
+                org_id: home,
+                role: Role::Owner,
+                name: None,
+            },
+        );
+    }
     let now = epoch_seconds()?;
     let invitations = match verified_email(call, api).await? {
         None => Vec::new(),
@@ -124,8 +137,13 @@ fn organisation_name(name: &str) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(ApiError::BadRequest("name must have 1 to 100 characters"));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest("name may not hold control characters"));
+    // Control characters, and the invisible ones that reorder or hide text (bidirectional
+    // controls, zero-width characters): the name goes into e-mails and other members' pages.
+    let invisible = |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}');
+    if name.chars().any(|c| c.is_control() || invisible(c)) {
+        return Err(ApiError::BadRequest(
+            "name may not hold control or invisible characters",
+        ));
     }
     Ok(name.to_owned())
 }

@@ -45,6 +45,7 @@ pub(super) async fn change_role(acting: &Acting<'_>, api: &Api) -> Answer {
                 member,
                 from,
                 to: Some(to),
+                actor: Some((acting.call.caller, acting.role)),
             })
             .await?;
     }
@@ -74,6 +75,7 @@ async fn end(acting: &Acting<'_>, api: &Api, member: UserSub, from: Role) -> Ans
             member,
             from,
             to: None,
+            actor: Some((acting.call.caller, acting.role)),
         })
         .await?;
     tracing::info!(sub = %acting.call.caller, member = %member, org_id = %acting.org, "membership ended");

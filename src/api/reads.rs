@@ -1,6 +1,7 @@
-//! The cached reads: the organisation's record and its members.
+//! The cached reads: the organisation's record and its members. IAM alone decides who gets
+//! them (src/api.rs says why); what they show is readable by the same session in DynamoDB.
 
-use super::{Acting, Answer, Api, ApiError, DEFAULT_PAGE, MAX_PAGE, canonical, no_body, ok};
+use super::{Answer, Api, ApiError, Call, DEFAULT_PAGE, MAX_PAGE, canonical, no_body, ok};
 use crate::domain::{OrgId, UserSub};
 use lambda_http::RequestExt;
 use serde::Serialize;
@@ -30,11 +31,11 @@ struct MemberBody {
     created_at: Option<String>,
 }
 
-pub(super) async fn organisation(acting: &Acting<'_>, api: &Api) -> Answer {
-    no_body(acting.call.request)?;
+pub(super) async fn organisation(call: &Call<'_>, org: OrgId, api: &Api) -> Answer {
+    no_body(call.request)?;
     let record = api
         .store
-        .organisation(acting.org)
+        .organisation(org)
         .await?
         .ok_or(ApiError::NoRecord)?;
     ok(&OrganisationBody {
@@ -45,8 +46,8 @@ pub(super) async fn organisation(acting: &Acting<'_>, api: &Api) -> Answer {
     })
 }
 
-pub(super) async fn members(acting: &Acting<'_>, api: &Api) -> Answer {
-    let request = acting.call.request;
+pub(super) async fn members(call: &Call<'_>, org: OrgId, api: &Api) -> Answer {
+    let request = call.request;
     no_body(request)?;
     let query = request.query_string_parameters();
     let limit = match query.first("limit") {
@@ -66,7 +67,7 @@ pub(super) async fn members(acting: &Acting<'_>, api: &Api) -> Answer {
                 .ok_or(ApiError::BadRequest("cursor is not one this API gave"))?,
         ),
     };
-    let page = api.store.members(acting.org, limit, after).await?;
+    let page = api.store.members(org, limit, after).await?;
     ok(&MembersBody {
         members: page
             .members

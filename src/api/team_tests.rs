@@ -33,6 +33,9 @@ fn s(text: &str) -> AttributeValue {
 /// recorded.
 struct Table {
     roles: Rule,
+    claim: Rule,
+    /// DeleteItem: clearing the active choice.
+    delete: Rule,
     /// The organisation's record: no name (a home organisation).
     record: Rule,
     invitation: Rule,
@@ -90,6 +93,19 @@ fn mocked_table(
                 ))
                 .build()
         });
+    // The caller's home claim: another organisation than both ORG and OTHER.
+    let claim = mock!(DynamoClient::get_item)
+        .match_requests(|input| input.key().unwrap()["SK"] == s("ORG_CLAIM"))
+        .then_output(|| {
+            GetItemOutput::builder()
+                .item("orgId", s("44444444-4444-4444-8444-444444444444"))
+                .build()
+        });
+    let delete = mock!(DynamoClient::delete_item)
+        .match_requests(|input| input.key().unwrap()["SK"] == s("ACTIVE"))
+        .then_output(|| {
+            aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput::builder().build()
+        });
     let record = mock!(DynamoClient::get_item)
         .match_requests(|input| input.key().unwrap()["SK"] == s("ORG"))
         .then_output(|| GetItemOutput::builder().build());
@@ -113,6 +129,8 @@ fn mocked_table(
     });
     Table {
         roles,
+        claim,
+        delete,
         record,
         invitation,
         transact,
@@ -154,6 +172,8 @@ fn api(table: &Table, users: &Rule) -> Api {
                 RuleMode::MatchAny,
                 [
                     &table.roles,
+                    &table.claim,
+                    &table.delete,
                     &table.record,
                     &table.invitation,
                     &table.transact
@@ -537,4 +557,204 @@ async fn a_removed_member_is_refused_at_once_whatever_their_token_says() {
     )
     .await;
     assert_eq!((status, body), (403, json!({"message": "Forbidden"})));
+}
+
+const HOME: &str = "44444444-4444-4444-8444-444444444444";
+
+#[tokio::test]
+async fn choosing_ones_home_clears_the_choice_even_without_a_membership_item() {
+    // A user from before teams has no MEMBER_OF item of their home; a token falls back to it.
+    let switch = request(
+        "PUT",
+        "/me/active",
+        "/me/active",
+        Value::Null,
+        Some(&json!({ "orgId": HOME }).to_string()),
+        "application/json",
+    );
+    let (table, users) = (mocked_table(None, None, &[]), pool(true));
+    let (status, body) = call(&api(&table, &users), switch).await;
+    assert_eq!((status, body), (200, json!({ "active": HOME })));
+    assert_eq!(
+        (table.delete.num_calls(), table.transact.num_calls()),
+        (1, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_change_holds_only_while_the_actor_keeps_the_role_it_was_judged_on() {
+    let (table, users) = (mocked_table(Some("admin"), Some("member"), &[]), pool(true));
+    let (status, _) = call(&api(&table, &users), change_role("admin")).await;
+    assert_eq!(status, 200);
+    let sent = table.sent.lock().unwrap();
+    let checks: Vec<_> = sent[0]
+        .transact_items()
+        .iter()
+        .filter_map(|item| item.condition_check())
+        .collect();
+    let [actor] = checks.as_slice() else {
+        panic!("one check, on the actor: {:?}", sent[0]);
+    };
+    assert_eq!(actor.key()["SK"], s(&format!("MEMBER#{SUB}")));
+    assert_eq!(
+        actor.expression_attribute_values().unwrap()[":role"],
+        s("admin")
+    );
+}
+
+#[tokio::test]
+async fn a_promotion_to_owner_counts_one_more_owner_of_an_organisation_that_exists() {
+    let (table, users) = (mocked_table(Some("owner"), Some("admin"), &[]), pool(true));
+    let (status, _) = call(&api(&table, &users), change_role("owner")).await;
+    assert_eq!(status, 200);
+    let sent = table.sent.lock().unwrap();
+    let owners = sent[0]
+        .transact_items()
+        .iter()
+        .filter_map(|item| item.update())
+        .find(|update| update.key()["SK"] == s("ORG"))
+        .expect("the owner count");
+    assert_eq!(
+        owners.expression_attribute_values().unwrap()[":change"],
+        AttributeValue::N("1".into())
+    );
+    assert_eq!(owners.condition_expression(), Some("attribute_exists(#pk)"));
+}
+
+#[tokio::test]
+async fn every_teams_route_refuses_what_it_cannot_read_and_writes_nothing() {
+    let put = |resource: &str, path: String, parameters: Value, body: Value| {
+        request(
+            "PUT",
+            resource,
+            &path,
+            parameters,
+            Some(&body.to_string()),
+            "application/json",
+        )
+    };
+    let secret = "a".repeat(64);
+    for (request, status, message) in [
+        (
+            post("/me/orgs", "/me/orgs", Value::Null, json!({"name": "  "})),
+            400,
+            "1 to 100 characters",
+        ),
+        (
+            post(
+                "/me/orgs",
+                "/me/orgs",
+                Value::Null,
+                json!({"name": "x".repeat(101)}),
+            ),
+            400,
+            "1 to 100 characters",
+        ),
+        (
+            post(
+                "/me/orgs",
+                "/me/orgs",
+                Value::Null,
+                json!({"name": "a\u{7}b"}),
+            ),
+            400,
+            "control or invisible",
+        ),
+        (
+            post(
+                "/me/orgs",
+                "/me/orgs",
+                Value::Null,
+                json!({"name": "Ac\u{202E}me"}),
+            ),
+            400,
+            "control or invisible",
+        ),
+        (
+            post(
+                "/me/orgs",
+                "/me/orgs",
+                Value::Null,
+                json!({"name": "Acme", "plan": "pro"}),
+            ),
+            400,
+            "unknown field `plan`",
+        ),
+        (
+            put(
+                "/me/active",
+                "/me/active".into(),
+                Value::Null,
+                json!({"orgId": ORG.to_uppercase()}),
+            ),
+            400,
+            "orgId must be",
+        ),
+        (
+            put(
+                "/me/active",
+                "/me/active".into(),
+                Value::Null,
+                json!({"org": ORG}),
+            ),
+            400,
+            "unknown field `org`",
+        ),
+        (
+            post(
+                "/me/invitations/accept",
+                "/me/invitations/accept",
+                Value::Null,
+                json!({"orgId": ORG, "invitationId": "x", "secret": secret}),
+            ),
+            400,
+            "invitationId must be",
+        ),
+        (
+            post(
+                "/me/invitations/accept",
+                "/me/invitations/accept",
+                Value::Null,
+                json!({"orgId": ORG, "invitationId": INVITATION, "secret": secret.to_uppercase()}),
+            ),
+            400,
+            "64 hexadecimal digits",
+        ),
+        (
+            post(
+                "/me/invitations/accept",
+                "/me/invitations/accept",
+                Value::Null,
+                json!({"orgId": ORG, "invitationId": INVITATION, "secret": secret, "role": "owner"}),
+            ),
+            400,
+            "unknown field `role`",
+        ),
+        (
+            request(
+                "DELETE",
+                "/orgs/{org}/invitations/{invitation}",
+                &format!("/orgs/{ORG}/invitations/x"),
+                json!({"org": ORG, "invitation": "x"}),
+                None,
+                "application/json",
+            ),
+            400,
+            "invitation id must be",
+        ),
+        (change_role("superuser"), 400, "owner, admin or member"),
+    ] {
+        let (table, users) = (mocked_table(Some("owner"), Some("member"), &[]), pool(true));
+        let (answer, body) = call(&api(&table, &users), request).await;
+        assert_eq!(answer, status, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(message),
+            "{body}"
+        );
+        assert_eq!(
+            table.transact.num_calls() + table.delete.num_calls(),
+            0,
+            "nothing written"
+        );
+    }
 }

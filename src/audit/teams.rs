@@ -11,11 +11,14 @@
 //! | `organisation_without_owner`     | no one's home, and no owner membership backed by its member's side | none: deleting tenant data is a person's decision |
 //!
 //! A repair never raises a role: it copies the organisation's side (the record the API reads
-//! and the members see), or deletes what only the user's side claims.
+//! and the members see), or deletes what only the user's side claims. Each is one transaction
+//! that checks again what the scan saw (the organisation's side still there with that role,
+//! or still absent) and keeps the user's count: a scan is no snapshot, and a membership
+//! removed while it ran must never come back.
 
 use super::{Finding, Record};
 use crate::domain::{OrgId, Role, UserSub};
-use crate::store::{OrgStore, StoreError, TeamRecords};
+use crate::store::{Absent, OrgStore, StoreError, TeamRecords};
 use std::collections::HashSet;
 
 /// The findings of the scan, repaired where `fix` says so. `now`: seconds since the epoch.
@@ -29,36 +32,37 @@ pub async fn audit(
     let mut found = Vec::new();
     for (finding, sub, org, action) in findings(&records, now) {
         let repaired = if fix && finding.repairable() {
+            let member = sub.unwrap_or(UserSub::NIL);
             let result = match action {
                 Action::WriteMemberOf(role) => {
+                    let home = records.claims.get(&member) == Some(&org);
                     store
-                        .restore_member_of(
-                            org,
-                            sub.unwrap_or(UserSub::NIL),
-                            role,
-                            created_at.to_owned(),
-                        )
+                        .restore_member_of(org, member, role, home, created_at.to_owned())
                         .await
                 }
-                Action::DeleteMemberOf => {
-                    store
-                        .delete_member_of(sub.unwrap_or(UserSub::NIL), org)
-                        .await
-                }
-                Action::DeleteActive => store.delete_active(sub.unwrap_or(UserSub::NIL), org).await,
-                Action::PurgeInvitation(index) => {
-                    store.purge_invitation(&records.invitations[index]).await
-                }
+                Action::DeleteMemberOf(unless) => store.delete_member_of(member, org, unless).await,
+                Action::DeleteActive => store.delete_active(member, org).await.map(|()| true),
+                Action::PurgeInvitation(index) => store
+                    .purge_invitation(&records.invitations[index])
+                    .await
+                    .map(|()| true),
                 Action::DeleteCopy(index) => {
                     let (partition, sort, _, _) = &records.copies[index];
-                    store.delete_copy(partition, sort).await
+                    store.delete_copy(partition, sort).await.map(|()| true)
                 }
-                Action::None => Ok(()),
+                Action::None => Ok(true),
             };
-            if let Err(err) = &result {
-                tracing::error!(finding = finding.as_str(), org_id = %org, error = %err, "repair failed");
+            match &result {
+                Ok(true) => {}
+                // The table changed since the scan: the next audit sees it as it is now.
+                Ok(false) => {
+                    tracing::warn!(finding = finding.as_str(), org_id = %org, "not repaired: changed since the scan")
+                }
+                Err(err) => {
+                    tracing::error!(finding = finding.as_str(), org_id = %org, error = %err, "repair failed")
+                }
             }
-            Some(result.is_ok())
+            Some(matches!(result, Ok(true)))
         } else {
             None
         };
@@ -77,7 +81,8 @@ pub async fn audit(
 #[derive(Debug, PartialEq, Eq)]
 enum Action {
     WriteMemberOf(Role),
-    DeleteMemberOf,
+    /// Only while the organisation's side (or the organisation) is still absent.
+    DeleteMemberOf(Absent),
     DeleteActive,
     /// The invitation at this index of `TeamRecords::invitations`.
     PurgeInvitation(usize),
@@ -118,14 +123,14 @@ fn findings(records: &TeamRecords, now: i64) -> Vec<Found> {
                 Finding::PointsAtMissingOrganisation,
                 Some(sub),
                 org,
-                Action::DeleteMemberOf,
+                Action::DeleteMemberOf(Absent::Organisation),
             ));
         } else if !records.memberships.contains_key(&(org, sub)) && !home_of(sub, org) {
             found.push((
                 Finding::MemberOfWithoutMembership,
                 Some(sub),
                 org,
-                Action::DeleteMemberOf,
+                Action::DeleteMemberOf(Absent::OrganisationsSide),
             ));
         }
     }
@@ -255,7 +260,7 @@ mod tests {
                 Finding::MemberOfWithoutMembership,
                 Some(sub(1)),
                 org(2),
-                Action::DeleteMemberOf
+                Action::DeleteMemberOf(Absent::OrganisationsSide)
             )]
         );
     }

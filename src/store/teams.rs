@@ -128,13 +128,24 @@ pub struct Acceptance {
     pub created_at: String,
 }
 
-/// A membership change: `member`'s role in `org` from `from` to `to` (`None`: removed).
+/// A membership change: `member`'s role in `org` from `from` to `to` (`None`: removed), made
+/// by `actor` with the role read for them (`None`: the member themselves, leaving).
 #[derive(Debug)]
 pub struct MembershipChange {
     pub org: OrgId,
     pub member: UserSub,
     pub from: Role,
     pub to: Option<Role>,
+    pub actor: Option<(UserSub, Role)>,
+}
+
+/// What must still be absent for the audit to delete a user's side of a membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Absent {
+    /// The organisation's side of the same membership.
+    OrganisationsSide,
+    /// The organisation itself (its `ORG` item).
+    Organisation,
 }
 
 /// Every team record in the table, for the audit: one consistent scan.
@@ -186,21 +197,73 @@ impl OrgStore {
     }
 
     /// Writes the user's side of a membership the organisation's side records, with its role,
-    /// never replacing one.
+    /// never replacing one: one transaction that also checks the organisation's side still
+    /// holds that role (a removal since the audit's scan wins) and counts the membership
+    /// (but for the home organisation, which a claim from before teams already counts).
+    /// `Ok(false)`: the table changed since the scan, nothing written.
     pub async fn restore_member_of(
         &self,
         org: OrgId,
         sub: UserSub,
         role: Role,
+        home: bool,
         created_at: String,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let new = NewOrg {
             org,
             creator: sub,
             created_at,
         };
-        self.put_if_absent(NewItem::member_of(&new, sub, role))
-            .await
+        let recorded = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(&org_partition(org), &member_sort_key(sub))))
+            .condition_expression("#role = :role")
+            .expression_attribute_names("#role", ROLE)
+            .expression_attribute_values(":role", text(role.as_str()))
+            .build()?;
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .condition_check(recorded)
+                .build(),
+            self.put_new(NewItem::member_of(&new, sub, role), None)?,
+        ];
+        if !home {
+            items.push(self.count_membership(sub, 1, None)?);
+        }
+        Ok(self.transact(items).await?.is_none())
+    }
+
+    /// Deletes the user's side of a membership, only while `unless` still holds (the
+    /// organisation's side, or the organisation, absent: nothing granted since the scan is
+    /// taken away), and uncounts it. `Ok(false)`: the table changed, nothing deleted.
+    pub async fn delete_member_of(
+        &self,
+        sub: UserSub,
+        org: OrgId,
+        unless: Absent,
+    ) -> Result<bool, StoreError> {
+        let absent = match unless {
+            Absent::OrganisationsSide => key(&org_partition(org), &member_sort_key(sub)),
+            Absent::Organisation => key(&org_partition(org), ORG_SORT_KEY),
+        };
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(absent))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()?;
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(&claim_partition(sub), &member_of_sort_key(org))))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().delete(delete).build(),
+            self.count_membership(sub, -1, None)?,
+        ];
+        Ok(self.transact(items).await?.is_none())
     }
 
     /// Deletes one item, whatever it holds: the audit's purge of what points nowhere.
@@ -213,12 +276,6 @@ impl OrgStore {
             .await
             .map_err(|err| StoreError::Restore(err.into()))?;
         Ok(())
-    }
-
-    /// The user's side of a membership, deleted.
-    pub async fn delete_member_of(&self, sub: UserSub, org: OrgId) -> Result<(), StoreError> {
-        self.delete_record(&claim_partition(sub), &member_of_sort_key(org))
-            .await
     }
 
     /// The user's active choice, deleted only while it still names `org`.
@@ -296,6 +353,18 @@ impl OrgStore {
     /// The user's choice of organisation for their next token: written only while they belong
     /// to it.
     pub async fn choose_active(&self, sub: UserSub, org: OrgId) -> Result<(), TeamError> {
+        // Home needs no choice (a token falls back to it), and a user from before teams has
+        // no membership item of it to check: choosing it clears the choice.
+        if self.claimed_org(sub).await? == Some(org) {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(&claim_partition(sub), ACTIVE_SORT_KEY)))
+                .send()
+                .await
+                .map_err(|err| StoreError::Restore(err.into()))?;
+            return Ok(());
+        }
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key(&claim_partition(sub), &member_of_sort_key(org))))
@@ -620,6 +689,7 @@ impl OrgStore {
             member,
             from,
             to,
+            actor,
         } = *change;
         let sides = [
             key(&org_partition(org), &member_sort_key(member)),
@@ -662,6 +732,19 @@ impl OrgStore {
         };
         // Which refusal each conditional item stands for, by its position.
         let mut refusals = vec![Refusal::Changed, Refusal::Changed];
+        // The actor still has the role their right to act was judged on: an admin removed or
+        // demoted meanwhile changes nothing.
+        if let Some((actor, role)) = actor.filter(|(actor, _)| *actor != member) {
+            let still = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(&org_partition(org), &member_sort_key(actor))))
+                .condition_expression("#role = :role")
+                .expression_attribute_names("#role", ROLE)
+                .expression_attribute_values(":role", text(role.as_str()))
+                .build()?;
+            items.push(TransactWriteItem::builder().condition_check(still).build());
+            refusals.push(Refusal::Changed);
+        }
         if owners_change != 0 {
             let mut update = Update::builder()
                 .table_name(&self.table)
@@ -673,9 +756,15 @@ impl OrgStore {
             if owners_change < 0 {
                 // An organisation from before teams has no count: it has its one owner.
                 update = update.condition_expression("#owners > :one");
+                refusals.push(Refusal::LastOwner);
+            } else {
+                // Never an organisation item made up of a count alone.
+                update = update
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#pk", PARTITION_KEY);
+                refusals.push(Refusal::NoOrganisation);
             }
             items.push(TransactWriteItem::builder().update(update.build()?).build());
-            refusals.push(Refusal::LastOwner);
         }
         // The home organisation is its creator's own: never left, never below owner, so that
         // their tokens always have it to fall back to. The check rides on the claim's one

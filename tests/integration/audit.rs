@@ -34,6 +34,8 @@ fn anomaly(n: usize) -> Option<&'static str> {
 const ORPHANS: usize = 10;
 /// A user with nothing wrong who also created a second organisation.
 const SECOND_ORG_OWNER: usize = 200;
+/// Two users with nothing wrong of their own, whose teams' records are.
+const TEAM_USERS: usize = 210;
 
 struct Seeded {
     pool: Pool,
@@ -121,7 +123,8 @@ async fn seed(aws: &LocalAws) -> Seeded {
     // reads each creator's claim once (BatchGetItem refuses a key named twice).
     let second = &subs[SECOND_ORG_OWNER];
     assert_eq!(anomaly(SECOND_ORG_OWNER), None);
-    items.push(organisation(&Uuid::new_v4().to_string(), second));
+    let second_org = Uuid::new_v4().to_string();
+    items.push(organisation(&second_org, second));
     expected.insert(("organisation_without_owner".to_owned(), second.clone()));
     // Organisations whose creator has no claim naming them (a deleted user, say).
     for _ in 0..ORPHANS {
@@ -129,6 +132,63 @@ async fn seed(aws: &LocalAws) -> Seeded {
         items.push(organisation(&org, &owner));
         expected.insert(("organisation_without_owner".to_owned(), owner));
     }
+    // Teams' records: a user's side of a membership and an active choice naming a deleted
+    // organisation; a user's side the (second) organisation does not record; an invitation to
+    // it past its expiry, with its invitee's copy.
+    let (wanderer, stranger) = (&subs[TEAM_USERS], &subs[TEAM_USERS + 1]);
+    assert_eq!((anomaly(TEAM_USERS), anomaly(TEAM_USERS + 1)), (None, None));
+    let deleted = Uuid::new_v4().to_string();
+    items.push(with_role(item(
+        &format!("USER#{wanderer}"),
+        &format!("MEMBER_OF#{deleted}"),
+        "member_of",
+        &deleted,
+        "sub",
+        wanderer,
+    )));
+    items.push(item(
+        &format!("USER#{wanderer}"),
+        "ACTIVE",
+        "active",
+        &deleted,
+        "sub",
+        wanderer,
+    ));
+    expected.insert((
+        "points_at_missing_organisation".to_owned(),
+        wanderer.clone(),
+    ));
+    items.push(with_role(item(
+        &format!("USER#{stranger}"),
+        &format!("MEMBER_OF#{second_org}"),
+        "member_of",
+        &second_org,
+        "sub",
+        stranger,
+    )));
+    expected.insert(("member_of_without_membership".to_owned(), stranger.clone()));
+    let invitation = Uuid::new_v4().to_string();
+    let invitee = "lapsed@example.com";
+    for (pk, sk) in [
+        (format!("INVITATION#{second_org}"), invitation.clone()),
+        (
+            format!("EMAIL#{invitee}"),
+            format!("INVITATION#{second_org}#{invitation}"),
+        ),
+    ] {
+        let mut lapsed = item(&pk, &sk, "invitation", &second_org, "email", invitee);
+        for (name, value) in [
+            ("invitationId", invitation.as_str()),
+            ("role", "member"),
+            ("state", "pending"),
+        ] {
+            lapsed.insert(name.to_owned(), AttributeValue::S(value.to_owned()));
+        }
+        lapsed.insert("expiresAt".to_owned(), AttributeValue::N("1".to_owned()));
+        items.push(lapsed);
+    }
+    // An invitation's finding names no user.
+    expected.insert(("invitation_expired".to_owned(), String::new()));
     for chunk in items.chunks(25) {
         let writes = chunk
             .iter()

@@ -168,7 +168,7 @@ async function teamStory([owner, guest]) {
   say(a, `members: ${roster.members.map((m) => `${m.email ?? 'owner'} (${m.role})`).join(', ')}`)
   await call(a, 'DELETE', `/orgs/${acme.orgId}/members/${b.claims.sub}`)
   say(a, `removes ${b.email} (invitation ${invited.invitationId.slice(0, 8)}... used)`)
-  const api = await apiRequest('GET', `/orgs/${acme.orgId}`, { credentials: b.credentials })
+  const api = await apiRequest('DELETE', `/orgs/${acme.orgId}/membership`, { credentials: b.credentials })
   const stale = await attempt(b.client, notes(acme.orgId))
   say(b, `with the old token: the API ${api.status}; DynamoDB ${word(stale.allowed)} (until those credentials expire)`)
   b = await session(await refresh(b))

@@ -7,7 +7,8 @@ const form = $<HTMLFormElement>('#account-form')
 let tenant: Tenant | undefined
 let session: Session | undefined
 // An invitation link (#invite=<org>.<id>.<secret>): read once, then taken off the address bar
-// so that the secret is not left in the history or shown over a shoulder.
+// (and this tab's history entry) so that it is not shown over a shoulder; the browser's own
+// history of visited addresses may still hold the link.
 let invitation = readInvitationLink()
 
 function readInvitationLink(): { orgId: string; invitationId: string; secret: string } | undefined {
