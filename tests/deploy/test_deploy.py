@@ -116,6 +116,15 @@ class Deploy(Workspace):
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+        # moto has a session of its own, so a signal to this run's group misses it: a TERM
+        # (a timeout, CI stopping the job) stops it here, then ends the run at once (unittest
+        # would take a SystemExit for one test's error and go on).
+        def stop(signum, _frame):
+            os.killpg(cls.moto.pid, signal.SIGTERM)
+            os._exit(128 + signum)
+
+        cls.previous_handler = signal.signal(signal.SIGTERM, stop)
         cls.endpoint = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -129,6 +138,7 @@ class Deploy(Workspace):
 
     @classmethod
     def tearDownClass(cls):
+        signal.signal(signal.SIGTERM, cls.previous_handler)
         os.killpg(cls.moto.pid, signal.SIGTERM)
         cls.moto.wait()
 
