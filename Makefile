@@ -258,7 +258,9 @@ bench/peers/python/.venv/.installed: bench/peers/python/requirements.txt .venv/.
 	touch $@
 
 # Start-up and cost, each contender started as Lambda would (bench/run.py): the table, the
-# figures (JSON) and the chart. BENCH_RUNS=3 for the run-to-run spread.
+# figures (JSON) and the chart. BENCH_RUNS=3 for the run-to-run spread; BENCH_MEMORY=128 (or
+# 256, 512, 1024...) runs every contender under Lambda's CPU share for that size, a CFS quota
+# (bench/cpu_share.py), and BENCH_INIT_CPU=full lets init run at full CPU.
 BENCH_DIR := $(TARGET_DIR)/bench
 bench-startup: .venv/.installed node_modules/.installed build bench-floors \
                bench/peers/node/node_modules/.installed bench/peers/python/.venv/.installed

@@ -16,6 +16,11 @@ table and the machine's noise fall on all alike):
   warm    one process each: WARM_INVOCATIONS sign-ups, then as many tokens of provisioned
           users, after a warm-up: latency, CPU per invocation (/proc, every thread), round trips.
 
+With --memory MB, every contender runs under Lambda's CPU share for that memory size (a CFS
+quota: bench/cpu_share.py), the stand-ins and the front door unthrottled; --init-cpu full lets
+init run at the host's full CPU and throttles from the first poll on. Where the host cannot set
+a quota, it says so and measures unthrottled.
+
 Usage (local/aws.sh provides the stand-ins; make bench-startup runs it):
   python3 bench/run.py --out target/bench/startup.json --chart target/bench/startup.svg
 """
@@ -39,6 +44,7 @@ import boto3
 
 sys.path.insert(0, os.path.dirname(__file__))
 from chart import draw  # noqa: E402
+from cpu_share import CpuShare, Unavailable  # noqa: E402
 from front_door import FrontDoor  # noqa: E402
 from runtime_api import RuntimeApi  # noqa: E402
 from tls import make_ca_and_certificate  # noqa: E402
@@ -46,6 +52,9 @@ from tls import make_ca_and_certificate  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROCESSES = []
+# Lambda's CPU share, where --memory asks for one: the cgroup every contender runs in, and
+# whether init runs in it too (throttled from the start) or joins it at the first poll.
+SHARE = {"cgroup": None, "init_throttled": True}
 SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -173,9 +182,13 @@ class Running:
         self.label = contender.label
         self.log = log
         env = dict(env, AWS_LAMBDA_RUNTIME_API=self.api.address)
+        share = SHARE["cgroup"]
+        command = contender.command
+        if share and SHARE["init_throttled"]:
+            command = share.wrap(command)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            contender.command,
+            command,
             cwd=contender.cwd,
             env=env,
             stdout=log,
@@ -184,6 +197,8 @@ class Running:
         )
         PROCESSES.append(self.process)
         self.init_ms = (self.api.wait_for_poll(30) - self.started) * 1e3
+        if share and not SHARE["init_throttled"]:
+            share.join(self.process.pid)
         self.cpu = cpu_seconds(self.process.pid)
         self.init_cpu_ms = self.cpu * 1e3
 
@@ -226,8 +241,11 @@ def stop_everything(*_):
         if process.poll() is None:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
             except ProcessLookupError:
                 pass
+    if SHARE["cgroup"]:
+        SHARE["cgroup"].close()  # empty now: nothing of the run is left on the host
     sys.exit(130)
 
 
@@ -661,7 +679,8 @@ def markdown(report):
                 cell += f" ({low:.{digits}f}–{high:.{digits}f})"
             cells.append(cell)
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    note = f"\nCPU: {report['settings']['cpu']}.\n" if report["settings"].get("cpu") else ""
+    return "\n".join(lines) + "\n" + note
 
 
 def machine():
@@ -691,9 +710,34 @@ def main():
         metavar="NAME=VALUE",
         help="an environment variable for this function only: to measure a lever",
     )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        default=int(os.environ["BENCH_MEMORY"]) if os.environ.get("BENCH_MEMORY") else None,
+        metavar="MB",
+        help="run every contender under Lambda's CPU share for this memory size (BENCH_MEMORY)",
+    )
+    parser.add_argument(
+        "--init-cpu",
+        choices=["share", "full"],
+        default=os.environ.get("BENCH_INIT_CPU", "share"),
+        help="with --memory: init throttled too (share), or at full CPU until the first poll (full)",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGINT, stop_everything)
     signal.signal(signal.SIGTERM, stop_everything)
+    share_note = "the host's full CPU"
+    if args.memory:
+        try:
+            SHARE["cgroup"] = CpuShare.open(args.memory, f"bench-{os.getpid()}")
+            SHARE["init_throttled"] = args.init_cpu == "share"
+            share_note = SHARE["cgroup"].describe() + (
+                ", init included" if SHARE["init_throttled"] else ", init at full CPU"
+            )
+        except Unavailable as err:
+            share_note = f"the host's full CPU ({err})"
+            print(f"--memory {args.memory}: {err}; measuring at the host's full CPU", file=sys.stderr)
+    print(f"CPU: {share_note}", file=sys.stderr)
 
     chosen = contenders(args)
     for setting in args.function_env:
@@ -730,6 +774,9 @@ def main():
         "machine": machine(),
         "command": "make bench-startup" + (f" BENCH_RUNS={args.runs}" if args.runs > 1 else ""),
         "settings": {
+            "cpu": share_note,
+            "memory_mb": args.memory if SHARE["cgroup"] else None,
+            "init_cpu": args.init_cpu if SHARE["cgroup"] else None,
             "runs": args.runs,
             "cold_starts": args.cold,
             "warm_invocations": args.warm,
@@ -746,7 +793,9 @@ def main():
     draw(report, args.chart)
     with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
         f.write(markdown(report))
-    print(f"\nFigures: {args.out}\nChart:   {args.chart}")
+    if SHARE["cgroup"]:
+        SHARE["cgroup"].close()
+    print(f"\nFigures: {args.out}\nChart:   {args.chart}\nCPU:     {share_note}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+"""Lambda's CPU share for a memory size, as a CFS quota on this host.
+
+Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB ("Configure
+Lambda function memory", Lambda developer guide), so about a fourteenth of one at 128 MB. Here a
+contender runs in a cgroup of its own whose CFS quota is that share of one CPU per period: a
+child of cgroup v1's `cpu` controller, or of cgroup v2's unified hierarchy with `cpu` enabled.
+The stand-ins and the front door stay outside it, unthrottled.
+
+Two readings, since whether Lambda gives init more CPU than the memory setting is not documented:
+  throttled from the start   the process joins the cgroup before it execs (`wrap`);
+  init at full CPU           it joins after its first poll of the Runtime API (`join`).
+
+Where the host cannot set a quota (no cgroup, no write access, macOS), `CpuShare.open` says why
+and the harness runs unthrottled, as it did before.
+"""
+
+import os
+
+MB_PER_VCPU = 1769
+PERIOD_US = 100_000
+# The kernel refuses a CFS quota below 1 ms.
+MIN_QUOTA_US = 1_000
+
+
+def fraction(memory_mb):
+    """The share of one vCPU Lambda gives a function of this many MB (one at 1,769 MB)."""
+    if not 128 <= memory_mb <= 10_240:
+        raise ValueError(f"Lambda's memory sizes are 128 to 10,240 MB, not {memory_mb}")
+    return memory_mb / MB_PER_VCPU
+
+
+def quota_us(memory_mb, period_us=PERIOD_US):
+    return max(MIN_QUOTA_US, round(fraction(memory_mb) * period_us))
+
+
+class Unavailable(Exception):
+    """The host cannot set a CPU quota; the message says why."""
+
+
+class CpuShare:
+    """One cgroup with the CPU quota of `memory_mb`, for the contenders of one measurement."""
+
+    def __init__(self, directory, memory_mb, version):
+        self.directory, self.memory_mb, self.version = directory, memory_mb, version
+        self.procs = os.path.join(directory, "cgroup.procs")
+
+    @classmethod
+    def open(cls, memory_mb, name, root="/sys/fs/cgroup"):
+        """Makes the cgroup `name` under `root` with the quota, or raises Unavailable."""
+        quota = quota_us(memory_mb)
+        v1 = os.path.join(root, "cpu")
+        try:
+            if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
+                directory = os.path.join(v1, name)
+                os.makedirs(directory, exist_ok=True)
+                write(os.path.join(directory, "cpu.cfs_period_us"), PERIOD_US)
+                write(os.path.join(directory, "cpu.cfs_quota_us"), quota)
+                return cls(directory, memory_mb, 1)
+            controllers = os.path.join(root, "cgroup.controllers")
+            if os.path.exists(controllers):
+                with open(controllers, encoding="ascii") as stream:
+                    if "cpu" not in stream.read().split():
+                        raise Unavailable(f"{root}: cgroup v2 without the cpu controller")
+                directory = os.path.join(root, name)
+                os.makedirs(directory, exist_ok=True)
+                write(os.path.join(directory, "cpu.max"), f"{quota} {PERIOD_US}")
+                return cls(directory, memory_mb, 2)
+        except OSError as err:
+            raise Unavailable(f"cannot set a CPU quota here: {err}") from err
+        raise Unavailable(f"no cgroup CPU controller under {root} (not Linux, or not mounted)")
+
+    def wrap(self, command):
+        """The command, joining this cgroup before it starts: throttled from its first instruction."""
+        return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', self.procs, *command]
+
+    def join(self, pid):
+        """Moves a running process (and its threads) into this cgroup."""
+        write(self.procs, pid)
+
+    def close(self):
+        """Removes the cgroup once its processes are gone (a cgroup with members stays)."""
+        try:
+            os.rmdir(self.directory)
+        except OSError:
+            pass
+
+    def describe(self):
+        return (
+            f"{self.memory_mb} MB: {quota_us(self.memory_mb) / PERIOD_US:.3f} of one CPU "
+            f"(CFS quota {quota_us(self.memory_mb)} us per {PERIOD_US} us, cgroup v{self.version})"
+        )
+
+
+def write(path, value):
+    with open(path, "w", encoding="ascii") as stream:
+        stream.write(f"{value}\n")

@@ -1,0 +1,90 @@
+"""The CPU-share mode's set-up, offline: the quota for each memory size, the cgroup files it
+writes (on a stand-in cgroup tree in a temporary directory, v1 and v2), a command that joins its
+cgroup before it starts, and a host that cannot set a quota saying why."""
+
+import os
+import subprocess
+import tempfile
+import unittest
+
+from cpu_share import CpuShare, Unavailable, fraction, quota_us
+
+
+def read(path):
+    with open(path, encoding="ascii") as stream:
+        return stream.read().strip()
+
+
+class TheShare(unittest.TestCase):
+    def test_one_vcpu_at_1769_mb_and_in_proportion_below(self):
+        self.assertAlmostEqual(fraction(1769), 1.0)
+        self.assertEqual(quota_us(128), 7236)  # about a fourteenth of a CPU
+        self.assertEqual(quota_us(256), 14471)  # about a seventh
+        self.assertEqual(quota_us(512), 28943)
+        self.assertEqual(quota_us(1024), 57886)
+        self.assertEqual(quota_us(3538), 200_000)  # two vCPUs: two periods' worth
+
+    def test_sizes_lambda_does_not_offer_are_refused(self):
+        for size in (0, 64, 127, 10_241):
+            with self.assertRaises(ValueError, msg=size):
+                fraction(size)
+
+
+class TheCgroup(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp()
+
+    def tearDown(self):
+        subprocess.run(["rm", "-rf", self.root], check=True)
+
+    def test_cgroup_v1_gets_the_period_and_the_quota(self):
+        os.makedirs(os.path.join(self.root, "cpu"))
+        open(os.path.join(self.root, "cpu", "cpu.cfs_quota_us"), "w").close()
+        share = CpuShare.open(256, "bench-256", root=self.root)
+        self.assertEqual(share.version, 1)
+        directory = os.path.join(self.root, "cpu", "bench-256")
+        self.assertEqual(read(os.path.join(directory, "cpu.cfs_period_us")), "100000")
+        self.assertEqual(read(os.path.join(directory, "cpu.cfs_quota_us")), "14471")
+        self.assertIn("0.145 of one CPU", share.describe())
+
+    def test_cgroup_v2_gets_cpu_max(self):
+        with open(os.path.join(self.root, "cgroup.controllers"), "w") as stream:
+            stream.write("cpuset cpu io memory pids\n")
+        share = CpuShare.open(128, "bench-128", root=self.root)
+        self.assertEqual(share.version, 2)
+        self.assertEqual(read(os.path.join(self.root, "bench-128", "cpu.max")), "7236 100000")
+
+    def test_a_v2_tree_without_the_cpu_controller_is_unavailable(self):
+        with open(os.path.join(self.root, "cgroup.controllers"), "w") as stream:
+            stream.write("memory pids\n")
+        with self.assertRaisesRegex(Unavailable, "without the cpu controller"):
+            CpuShare.open(128, "bench-128", root=self.root)
+
+    def test_no_cgroup_at_all_is_unavailable_and_says_so(self):
+        with self.assertRaisesRegex(Unavailable, "no cgroup CPU controller"):
+            CpuShare.open(128, "bench-128", root=self.root)
+
+    def test_a_wrapped_command_joins_before_it_runs(self):
+        os.makedirs(os.path.join(self.root, "cpu"))
+        open(os.path.join(self.root, "cpu", "cpu.cfs_quota_us"), "w").close()
+        share = CpuShare.open(512, "bench-512", root=self.root)
+        # The command itself prints its own pid: the one written to cgroup.procs before it ran.
+        out = subprocess.run(
+            share.wrap(["sh", "-c", "echo $$"]), capture_output=True, text=True, check=True
+        ).stdout.strip()
+        self.assertEqual(read(share.procs), out)
+
+    def test_a_running_process_joins_by_its_pid_and_an_emptied_cgroup_is_removed(self):
+        os.makedirs(os.path.join(self.root, "cpu"))
+        open(os.path.join(self.root, "cpu", "cpu.cfs_quota_us"), "w").close()
+        share = CpuShare.open(1024, "bench-1024", root=self.root)
+        share.join(4242)
+        self.assertEqual(read(share.procs), "4242")
+        for name in os.listdir(share.directory):  # the kernel empties a real one
+            os.remove(os.path.join(share.directory, name))
+        share.close()
+        self.assertFalse(os.path.exists(share.directory))
+
+
+if __name__ == "__main__":
+    unittest.main()
