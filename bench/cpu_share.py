@@ -40,22 +40,27 @@ class Unavailable(Exception):
 class CpuShare:
     """One cgroup with the CPU quota of `memory_mb`, for the contenders of one measurement."""
 
-    def __init__(self, directory, memory_mb, version):
+    def __init__(self, directory, memory_mb, version, period_us=PERIOD_US):
         self.directory, self.memory_mb, self.version = directory, memory_mb, version
+        self.period_us = period_us
         self.procs = os.path.join(directory, "cgroup.procs")
 
     @classmethod
-    def open(cls, memory_mb, name, root="/sys/fs/cgroup"):
-        """Makes the cgroup `name` under `root` with the quota, or raises Unavailable."""
-        quota = quota_us(memory_mb)
+    def open(cls, memory_mb, name, root="/sys/fs/cgroup", period_us=PERIOD_US):
+        """Makes the cgroup `name` under `root` with the quota, or raises Unavailable.
+
+        The period is the kernel's default, 100 ms, unless given: Lambda does not document
+        its own, and a shorter one spreads the same share more finely (a short burst of CPU
+        then waits less for the next period)."""
+        quota = quota_us(memory_mb, period_us)
         v1 = os.path.join(root, "cpu")
         try:
             if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
                 directory = os.path.join(v1, name)
                 os.makedirs(directory, exist_ok=True)
-                write(os.path.join(directory, "cpu.cfs_period_us"), PERIOD_US)
+                write(os.path.join(directory, "cpu.cfs_period_us"), period_us)
                 write(os.path.join(directory, "cpu.cfs_quota_us"), quota)
-                return cls(directory, memory_mb, 1)
+                return cls(directory, memory_mb, 1, period_us)
             controllers = os.path.join(root, "cgroup.controllers")
             if os.path.exists(controllers):
                 with open(controllers, encoding="ascii") as stream:
@@ -63,8 +68,8 @@ class CpuShare:
                         raise Unavailable(f"{root}: cgroup v2 without the cpu controller")
                 directory = os.path.join(root, name)
                 os.makedirs(directory, exist_ok=True)
-                write(os.path.join(directory, "cpu.max"), f"{quota} {PERIOD_US}")
-                return cls(directory, memory_mb, 2)
+                write(os.path.join(directory, "cpu.max"), f"{quota} {period_us}")
+                return cls(directory, memory_mb, 2, period_us)
         except OSError as err:
             raise Unavailable(f"cannot set a CPU quota here: {err}") from err
         raise Unavailable(f"no cgroup CPU controller under {root} (not Linux, or not mounted)")
@@ -85,9 +90,10 @@ class CpuShare:
             pass
 
     def describe(self):
+        quota = quota_us(self.memory_mb, self.period_us)
         return (
-            f"{self.memory_mb} MB: {quota_us(self.memory_mb) / PERIOD_US:.3f} of one CPU "
-            f"(CFS quota {quota_us(self.memory_mb)} us per {PERIOD_US} us, cgroup v{self.version})"
+            f"{self.memory_mb} MB: {quota / self.period_us:.3f} of one CPU "
+            f"(CFS quota {quota} us per {self.period_us} us, cgroup v{self.version})"
         )
 
 

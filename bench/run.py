@@ -52,9 +52,12 @@ from tls import make_ca_and_certificate  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROCESSES = []
-# Lambda's CPU share, where --memory asks for one: the cgroup every contender runs in, and
-# whether init runs in it too (throttled from the start) or joins it at the first poll.
-SHARE = {"cgroup": None, "init_throttled": True}
+SHARES = []
+# Lambda's CPU share, where --memory asks for one: the size and period every execution
+# environment gets a cgroup of its own with (each its own quota, as each Lambda environment has
+# its own CPU), and whether init runs in it too (throttled from the start) or joins it at the
+# first poll.
+SHARE = {"memory": None, "period_us": 100_000, "init_throttled": True}
 SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",
     "/etc/pki/tls/certs/ca-bundle.crt",
@@ -182,10 +185,16 @@ class Running:
         self.label = contender.label
         self.log = log
         env = dict(env, AWS_LAMBDA_RUNTIME_API=self.api.address)
-        share = SHARE["cgroup"]
+        self.share = None
         command = contender.command
-        if share and SHARE["init_throttled"]:
-            command = share.wrap(command)
+        if SHARE["memory"]:
+            self.share = CpuShare.open(
+                SHARE["memory"], f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}", period_us=SHARE["period_us"]
+            )
+            SHARES.append(self.share)
+            if SHARE["init_throttled"]:
+                command = self.share.wrap(command)
+        share = self.share
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             command,
@@ -233,6 +242,8 @@ class Running:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.api.close()
+        if self.share:
+            self.share.close()
         return rss
 
 
@@ -244,8 +255,8 @@ def stop_everything(*_):
                 process.wait()
             except ProcessLookupError:
                 pass
-    if SHARE["cgroup"]:
-        SHARE["cgroup"].close()  # empty now: nothing of the run is left on the host
+    for share in SHARES:
+        share.close()  # empty now: nothing of the run is left on the host
     sys.exit(130)
 
 
@@ -728,11 +739,16 @@ def main():
     signal.signal(signal.SIGTERM, stop_everything)
     share_note = "the host's full CPU"
     if args.memory:
+        period_us = int(os.environ.get("BENCH_CPU_PERIOD_US", 100_000))
         try:
-            SHARE["cgroup"] = CpuShare.open(args.memory, f"bench-{os.getpid()}")
-            SHARE["init_throttled"] = args.init_cpu == "share"
-            share_note = SHARE["cgroup"].describe() + (
-                ", init included" if SHARE["init_throttled"] else ", init at full CPU"
+            # A probe: the host can set a quota, or the run says why and goes on unthrottled.
+            probe = CpuShare.open(args.memory, f"bench-{os.getpid()}-probe", period_us=period_us)
+            probe.close()
+            SHARE.update(memory=args.memory, period_us=period_us, init_throttled=args.init_cpu == "share")
+            share_note = (
+                "each execution environment at "
+                + probe.describe()
+                + (", init included" if SHARE["init_throttled"] else ", init at full CPU")
             )
         except Unavailable as err:
             share_note = f"the host's full CPU ({err})"
@@ -775,8 +791,8 @@ def main():
         "command": "make bench-startup" + (f" BENCH_RUNS={args.runs}" if args.runs > 1 else ""),
         "settings": {
             "cpu": share_note,
-            "memory_mb": args.memory if SHARE["cgroup"] else None,
-            "init_cpu": args.init_cpu if SHARE["cgroup"] else None,
+            "memory_mb": SHARE["memory"],
+            "init_cpu": args.init_cpu if SHARE["memory"] else None,
             "runs": args.runs,
             "cold_starts": args.cold,
             "warm_invocations": args.warm,
@@ -793,8 +809,6 @@ def main():
     draw(report, args.chart)
     with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
         f.write(markdown(report))
-    if SHARE["cgroup"]:
-        SHARE["cgroup"].close()
     print(f"\nFigures: {args.out}\nChart:   {args.chart}\nCPU:     {share_note}")
 
 

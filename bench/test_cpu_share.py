@@ -47,6 +47,15 @@ class TheCgroup(unittest.TestCase):
         self.assertEqual(read(os.path.join(directory, "cpu.cfs_quota_us")), "14471")
         self.assertIn("0.145 of one CPU", share.describe())
 
+    def test_a_shorter_period_keeps_the_share(self):
+        os.makedirs(os.path.join(self.root, "cpu"))
+        open(os.path.join(self.root, "cpu", "cpu.cfs_quota_us"), "w").close()
+        share = CpuShare.open(256, "bench-256", root=self.root, period_us=20_000)
+        directory = os.path.join(self.root, "cpu", "bench-256")
+        self.assertEqual(read(os.path.join(directory, "cpu.cfs_period_us")), "20000")
+        self.assertEqual(read(os.path.join(directory, "cpu.cfs_quota_us")), "2894")
+        self.assertIn("0.145 of one CPU", share.describe())
+
     def test_cgroup_v2_gets_cpu_max(self):
         with open(os.path.join(self.root, "cgroup.controllers"), "w") as stream:
             stream.write("cpuset cpu io memory pids\n")
