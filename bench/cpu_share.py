@@ -82,6 +82,19 @@ class CpuShare:
         """Moves a running process (and its threads) into this cgroup."""
         write(self.procs, pid)
 
+    def throttled(self):
+        """How often and how long the kernel held this cgroup back: `(periods, throttled periods,
+        ms throttled)` from its `cpu.stat`, or None where it cannot be read. Proof that the
+        quota binds, or that it does not."""
+        try:
+            with open(os.path.join(self.directory, "cpu.stat"), encoding="ascii") as stream:
+                stat = dict(line.split() for line in stream if line.strip())
+            # v1 counts nanoseconds (throttled_time), v2 microseconds (throttled_usec).
+            ms = int(stat["throttled_time"]) / 1e6 if "throttled_time" in stat else int(stat["throttled_usec"]) / 1e3
+            return int(stat["nr_periods"]), int(stat["nr_throttled"]), ms
+        except (OSError, KeyError, ValueError):
+            return None
+
     def close(self):
         """Removes the cgroup once its processes are gone (a cgroup with members stays)."""
         try:

@@ -239,6 +239,8 @@ class Running:
 
     def stop(self):
         rss = peak_rss_mb(self.process.pid)
+        # What the quota held this environment back by, over its whole life.
+        self.throttled = self.share.throttled() if self.share else None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         self.api.close()
@@ -385,6 +387,8 @@ def cold_round(world, contender, env, doors, log):
         "first": first,
         "second": second,
         "rss_mb": rss,
+        # (periods, periods throttled, ms throttled) under a CPU share; None without one.
+        "throttled": running.throttled,
     }
 
 
@@ -540,6 +544,11 @@ def summarise(run):
             figure["tls_no_connect_cold_ms"] = statistics.median(
                 s["init_ms"] + s["first"]["ms"] for s in data["tls_no_connect"]
             )
+        throttled = [s["throttled"] for s in tls if s.get("throttled")]
+        if throttled:
+            # A cold start over TLS (init and two sign-ups): how much the quota held it back.
+            figure["tls_cold_throttled_periods"] = statistics.median(t[1] for t in throttled)
+            figure["tls_cold_throttled_ms"] = statistics.median(t[2] for t in throttled)
         figures[key] = figure
     return figures
 
@@ -660,6 +669,15 @@ def print_table(figures, labels, runs):
         )
     print("TLS cold = init + the first sign-up of a fresh process over TLS: what Cognito waits for on a cold start")
     print(f"Operations per warm sign-up: {fn['operations_sign_up']}; per token: {fn['operations_token']}")
+    held = [key for key in figures if "tls_cold_throttled_ms" in figures[key]]
+    if held:
+        print("Held back by the CPU quota over a cold start over TLS (init and two sign-ups; median, cpu.stat):")
+        for key in held:
+            figure = figures[key]
+            print(
+                f"  {labels[key]:<30} {figure['tls_cold_throttled_ms']:8.1f} ms in"
+                f" {figure['tls_cold_throttled_periods']:.0f} throttled periods"
+            )
 
 
 def markdown(report):

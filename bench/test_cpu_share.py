@@ -83,6 +83,18 @@ class TheCgroup(unittest.TestCase):
         ).stdout.strip()
         self.assertEqual(read(share.procs), out)
 
+    def test_the_kernels_throttling_is_read_from_cpu_stat_v1_and_v2(self):
+        os.makedirs(os.path.join(self.root, "cpu"))
+        open(os.path.join(self.root, "cpu", "cpu.cfs_quota_us"), "w").close()
+        share = CpuShare.open(128, "bench-128", root=self.root)
+        self.assertIsNone(share.throttled(), "no cpu.stat yet")
+        with open(os.path.join(share.directory, "cpu.stat"), "w") as stream:
+            stream.write("nr_periods 12\nnr_throttled 5\nthrottled_time 431000000\n")
+        self.assertEqual(share.throttled(), (12, 5, 431.0))
+        with open(os.path.join(share.directory, "cpu.stat"), "w") as stream:
+            stream.write("usage_usec 9000\nnr_periods 3\nnr_throttled 2\nthrottled_usec 150000\n")
+        self.assertEqual(share.throttled(), (3, 2, 150.0))
+
     def test_a_running_process_joins_by_its_pid_and_an_emptied_cgroup_is_removed(self):
         os.makedirs(os.path.join(self.root, "cpu"))
         open(os.path.join(self.root, "cpu", "cpu.cfs_quota_us"), "w").close()
