@@ -194,7 +194,6 @@ class Running:
             SHARES.append(self.share)
             if SHARE["init_throttled"]:
                 command = self.share.wrap(command)
-        share = self.share
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             command,
@@ -206,8 +205,8 @@ class Running:
         )
         PROCESSES.append(self.process)
         self.init_ms = (self.api.wait_for_poll(30) - self.started) * 1e3
-        if share and not SHARE["init_throttled"]:
-            share.join(self.process.pid)
+        if self.share and not SHARE["init_throttled"]:
+            self.share.join(self.process.pid)
         self.cpu = cpu_seconds(self.process.pid)
         self.init_cpu_ms = self.cpu * 1e3
 

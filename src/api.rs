@@ -247,16 +247,10 @@ async fn serve(request: &Request, api: &Api) -> Answer {
     let method = request.method();
     // Only routes the template declares; a method a route lacks is 405 before anything else.
     let methods: &[Method] = match resource {
-        "/orgs/{org}" | "/orgs/{org}/invitations" | "/orgs/{org}/members" => {
-            if resource == "/orgs/{org}/invitations" {
-                &[Method::GET, Method::POST]
-            } else {
-                &[Method::GET]
-            }
-        }
+        "/orgs/{org}" | "/orgs/{org}/members" | "/me" => &[Method::GET],
+        "/orgs/{org}/invitations" => &[Method::GET, Method::POST],
         "/orgs/{org}/members/{sub}" => &[Method::PUT, Method::DELETE],
         "/orgs/{org}/membership" | "/orgs/{org}/invitations/{invitation}" => &[Method::DELETE],
-        "/me" => &[Method::GET],
         "/me/orgs" | "/me/invitations/accept" => &[Method::POST],
         "/me/active" => &[Method::PUT],
         _ => return Err(ApiError::NotFound),

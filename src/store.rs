@@ -177,35 +177,35 @@ impl OrgStore {
     /// one round trip). An item that cannot be read is left out, never guessed: a membership
     /// the table does not clearly record is no membership.
     pub async fn memberships(&self, sub: UserSub) -> Result<Memberships, StoreError> {
-        let mut pages = self
+        memberships_in(&self.query_all(&claim_partition(sub), None).await?, sub)
+    }
+    /// Every item of a partition (after `prefix` in its sort key, if given), consistent.
+    async fn query_all(
+        &self,
+        partition: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":pk", text(claim_partition(sub)))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut view = Memberships::default();
+            .expression_attribute_values(":pk", text(partition))
+            .consistent_read(true);
+        query = match prefix {
+            Some(prefix) => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":prefix", text(prefix)),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        let mut pages = query.into_paginator().send();
+        let mut items = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| StoreError::Read(err.into()))?;
-            for item in page.items() {
-                let sort = s(item, SORT_KEY);
-                if sort == CLAIM_SORT_KEY {
-                    view.home = Some(org_in(item, sub)?);
-                } else if sort == ACTIVE_SORT_KEY {
-                    view.active = string(item, ORG_ID).and_then(|org| OrgId::parse(&org));
-                } else if let Some(org) = sort.strip_prefix(MEMBER_OF_PREFIX) {
-                    let org = OrgId::parse(org);
-                    let role = string(item, ROLE).and_then(|role| Role::parse(&role));
-                    if let (Some(org), Some(role)) = (org, role) {
-                        view.orgs.push((org, role));
-                    }
-                }
-            }
+            items.extend(page.items().iter().cloned());
         }
-        Ok(view)
+        Ok(items)
     }
 
     /// Opens the connection to the table, for init: the claim read of a user no one can be
@@ -585,6 +585,27 @@ fn s(item: &Item, name: &str) -> String {
         .and_then(|value| value.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// The user's partition read as the token path needs it. An item that cannot be read is left
+/// out, never guessed: a membership the table does not clearly record is no membership.
+fn memberships_in(items: &[Item], sub: UserSub) -> Result<Memberships, StoreError> {
+    let mut view = Memberships::default();
+    for item in items {
+        let sort = s(item, SORT_KEY);
+        if sort == CLAIM_SORT_KEY {
+            view.home = Some(org_in(item, sub)?);
+        } else if sort == ACTIVE_SORT_KEY {
+            view.active = string(item, ORG_ID).and_then(|org| OrgId::parse(&org));
+        } else if let Some(org) = sort.strip_prefix(MEMBER_OF_PREFIX) {
+            let org = OrgId::parse(org);
+            let role = string(item, ROLE).and_then(|role| Role::parse(&role));
+            if let (Some(org), Some(role)) = (org, role) {
+                view.orgs.push((org, role));
+            }
+        }
+    }
+    Ok(view)
 }
 
 fn org_in(item: &Item, sub: UserSub) -> Result<OrgId, StoreError> {

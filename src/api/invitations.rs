@@ -142,8 +142,9 @@ pub(super) async fn create(acting: &Acting<'_>, api: &Api) -> Answer {
     }
     let org_name = api
         .store
-        .organisation_name(acting.org)
+        .organisation(acting.org)
         .await?
+        .and_then(|record| record.name)
         .unwrap_or_else(|| "a personal organisation".to_owned());
     let secret = Secret::mint().map_err(|err: NoRandomness| ApiError::Internal(err.to_string()))?;
     let new = NewInvitation {

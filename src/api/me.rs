@@ -44,11 +44,8 @@ struct PendingInvitation {
 
 pub(super) async fn overview(call: &Call<'_>, api: &Api) -> Answer {
     no_body(call.request)?;
-    let memberships = api.store.memberships(call.caller).await?;
-    let mut organisations: Vec<OrganisationOf> = api
-        .store
-        .member_of(call.caller)
-        .await?
+    let (memberships, member_of) = api.store.memberships_named(call.caller).await?;
+    let mut organisations: Vec<OrganisationOf> = member_of
         .into_iter()
         .map(|member_of| OrganisationOf {
             org_id: member_of.org,

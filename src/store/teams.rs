@@ -388,12 +388,14 @@ impl OrgStore {
         }
     }
 
-    /// Every organisation the user belongs to, with its name (one consistent Query).
-    pub async fn member_of(&self, sub: UserSub) -> Result<Vec<MemberOf>, StoreError> {
-        let items = self
-            .query_all(&claim_partition(sub), Some(MEMBER_OF_PREFIX))
-            .await?;
-        Ok(items
+    /// What the token path reads (`OrgStore::memberships`), and every organisation the user
+    /// belongs to with its name: from the same one consistent Query.
+    pub async fn memberships_named(
+        &self,
+        sub: UserSub,
+    ) -> Result<(Memberships, Vec<MemberOf>), StoreError> {
+        let items = self.query_all(&claim_partition(sub), None).await?;
+        let named = items
             .iter()
             .filter_map(|item| {
                 Some(MemberOf {
@@ -402,7 +404,8 @@ impl OrgStore {
                     org_name: string(item, NAME),
                 })
             })
-            .collect())
+            .collect();
+        Ok((memberships_in(&items, sub)?, named))
     }
 
     /// A user's role in an organisation, from the organisation's side (consistent).
@@ -420,21 +423,6 @@ impl OrgStore {
             .item()
             .and_then(|item| string(item, ROLE))
             .and_then(|role| Role::parse(&role)))
-    }
-
-    /// The organisation's name, if it has one.
-    pub async fn organisation_name(&self, org: OrgId) -> Result<Option<String>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&org_partition(org), ORG_SORT_KEY)))
-            .projection_expression("#name")
-            .expression_attribute_names("#name", NAME)
-            .send()
-            .await
-            .map_err(|err| StoreError::Read(err.into()))?;
-        Ok(output.item().and_then(|item| string(item, NAME)))
     }
 
     /// Records an invitation and its by-invitee copy, if the inviter still has the role read.
@@ -870,35 +858,6 @@ impl OrgStore {
                 _ => Err(StoreError::Transaction(err.into())),
             },
         }
-    }
-
-    /// Every item of a partition (after `prefix` in its sort key, if given), consistent.
-    async fn query_all(
-        &self,
-        partition: &str,
-        prefix: Option<&str>,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .expression_attribute_values(":pk", text(partition))
-            .consistent_read(true);
-        query = match prefix {
-            Some(prefix) => query
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":prefix", text(prefix)),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
-        let mut pages = query.into_paginator().send();
-        let mut items = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| StoreError::Read(err.into()))?;
-            items.extend(page.items().iter().cloned());
-        }
-        Ok(items)
     }
 }
 
