@@ -7,8 +7,13 @@ child of cgroup v1's `cpu` controller, or of cgroup v2's unified hierarchy with 
 The stand-ins and the front door stay outside it, unthrottled.
 
 Two readings, since whether Lambda gives init more CPU than the memory setting is not documented:
-  throttled from the start   the process joins the cgroup before it execs (`wrap`);
+  throttled from the start   the process joins the cgroup while it is held before its exec
+                             (`held`, `join`, `release`);
   init at full CPU           it joins after its first poll of the Runtime API (`join`).
+
+Joining a cgroup costs the writer 10 to 15 ms on this host's cgroup v1 (the kernel waits for
+readers of the thread-group lock to drain), a cost no Lambda function pays. A held process takes
+it before its clock starts: the harness joins it, then releases it and starts timing.
 
 Where the host cannot set a quota (no cgroup, no write access, macOS), `CpuShare.open` says why
 and the harness runs unthrottled, as it did before.
@@ -74,10 +79,6 @@ class CpuShare:
             raise Unavailable(f"cannot set a CPU quota here: {err}") from err
         raise Unavailable(f"no cgroup CPU controller under {root} (not Linux, or not mounted)")
 
-    def wrap(self, command):
-        """The command, joining this cgroup before it starts: throttled from its first instruction."""
-        return ["sh", "-c", 'echo $$ > "$0" && exec "$@"', self.procs, *command]
-
     def join(self, pid):
         """Moves a running process (and its threads) into this cgroup."""
         write(self.procs, pid)
@@ -108,6 +109,19 @@ class CpuShare:
             f"{self.memory_mb} MB: {quota / self.period_us:.3f} of one CPU "
             f"(CFS quota {quota} us per {self.period_us} us, cgroup v{self.version})"
         )
+
+
+def held(command):
+    """The command, held before it execs until a line arrives on its standard input (start it with
+    stdin=PIPE): it can join a cgroup first, and its clock start at `release`. It keeps its pid
+    through the exec, and its standard input is /dev/null once it runs."""
+    return ["sh", "-c", 'read -r _ && exec "$@" < /dev/null', "held", *command]
+
+
+def release(process):
+    """Lets a `held` process exec its command."""
+    process.stdin.write(b"\n")
+    process.stdin.close()
 
 
 def write(path, value):

@@ -1,13 +1,14 @@
 """The CPU-share mode's set-up, offline: the quota for each memory size, the cgroup files it
-writes (on a stand-in cgroup tree in a temporary directory, v1 and v2), a command that joins its
-cgroup before it starts, and a host that cannot set a quota saying why."""
+writes (on a stand-in cgroup tree in a temporary directory, v1 and v2), a command held until it has
+joined its cgroup, and a host that cannot set a quota saying why."""
 
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
-from cpu_share import CpuShare, Unavailable, fraction, quota_us
+from cpu_share import CpuShare, Unavailable, fraction, held, quota_us, release
 
 
 def read(path):
@@ -73,15 +74,28 @@ class TheCgroup(unittest.TestCase):
         with self.assertRaisesRegex(Unavailable, "no cgroup CPU controller"):
             CpuShare.open(128, "bench-128", root=self.root)
 
-    def test_a_wrapped_command_joins_before_it_runs(self):
+    def test_a_held_command_runs_only_when_released_and_keeps_its_pid(self):
         os.makedirs(os.path.join(self.root, "cpu"))
         open(os.path.join(self.root, "cpu", "cpu.cfs_quota_us"), "w").close()
         share = CpuShare.open(512, "bench-512", root=self.root)
-        # The command itself prints its own pid: the one written to cgroup.procs before it ran.
-        out = subprocess.run(
-            share.wrap(["sh", "-c", "echo $$"]), capture_output=True, text=True, check=True
-        ).stdout.strip()
-        self.assertEqual(read(share.procs), out)
+        marker = os.path.join(self.root, "ran")
+        # The command prints its own pid, and leaves a mark that it ran.
+        process = subprocess.Popen(
+            held(["sh", "-c", f"touch {marker}; echo $$; readlink /proc/$$/fd/0"]),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        time.sleep(0.2)
+        self.assertFalse(os.path.exists(marker), "the command ran before it was released")
+        share.join(process.pid)
+        release(process)
+        out = process.stdout.read()
+        process.stdout.close()
+        self.assertEqual(process.wait(timeout=10), 0)
+        self.assertTrue(os.path.exists(marker))
+        pid, stdin = out.decode().split()
+        self.assertEqual(read(share.procs), pid, "the pid joined is the command's own")
+        self.assertEqual(stdin, "/dev/null", "the harness's pipe is not the command's input")
 
     def test_the_kernels_throttling_is_read_from_cpu_stat_v1_and_v2(self):
         os.makedirs(os.path.join(self.root, "cpu"))
