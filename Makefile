@@ -198,7 +198,8 @@ sam-build: tools build
 	cmp .aws-sam/build/TenantApiFunction/bootstrap $(API_BOOTSTRAP)
 	@echo "sam build: both functions' bootstraps are the tested ones, byte for byte"
 
-# The bench harness's own parts, offline: its Runtime API, front door, TLS and report.
+# The bench harness's own parts, offline: its Runtime API, front door, TLS, report, the CPU
+# share's set-up and the cost model.
 bench-checks: .venv/.installed
 	python3 -m unittest discover --start-directory bench --pattern 'test_*.py' --verbose
 
@@ -258,9 +259,10 @@ bench/peers/python/.venv/.installed: bench/peers/python/requirements.txt .venv/.
 	touch $@
 
 # Start-up and cost, each contender started as Lambda would (bench/run.py): the table, the
-# figures (JSON) and the chart. BENCH_RUNS=3 for the run-to-run spread; BENCH_MEMORY=128 (or
-# 256, 512, 1024...) runs every contender under Lambda's CPU share for that size, a CFS quota
-# (bench/cpu_share.py), and BENCH_INIT_CPU=full lets init run at full CPU.
+# figures (JSON) and the charts (startup.svg, cost.svg). Each contender also runs at Lambda's CPU
+# share for each of BENCH_SIZES (MB, default 128,256,512,1024; empty for none) as a cgroup CFS
+# quota (bench/cpu_share.py), init under the share and at full CPU (BENCH_INIT_CPU=share|full for
+# one); BENCH_CPU_PERIOD_US sets the period (20 ms). BENCH_RUNS=3 for the run-to-run spread.
 BENCH_DIR := $(TARGET_DIR)/bench
 bench-startup: .venv/.installed node_modules/.installed build bench-floors \
                bench/peers/node/node_modules/.installed bench/peers/python/.venv/.installed

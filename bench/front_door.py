@@ -1,6 +1,7 @@
 """The stand-ins' front door for the contenders: it forwards each request to moto or
 cognito-local and counts it by operation (the `X-Amz-Target` header of the JSON protocols
-both services speak), so that the harness can tell how many round trips an invocation made.
+both services speak), so that the harness can tell how many round trips an invocation made, and
+how long it waited for the stand-ins (their time, not the contender's).
 
 With a certificate it is also the TLS terminator: the contender verifies it against the CA
 the harness generated (tls.py), as it would verify DynamoDB's and Cognito's certificates."""
@@ -10,6 +11,7 @@ import os
 import ssl
 import sys
 import threading
+import time
 
 # The local world's HTTP plumbing (local/http_relay.py), shared with the fault proxy.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "local"))
@@ -21,6 +23,7 @@ class FrontDoor:
         self.upstream = Upstream(upstream, timeout=30)
         self.calls = collections.Counter()
         self.connections = 0
+        self.waited = 0.0  # seconds spent waiting for the stand-in behind the door
         self._lock = threading.Lock()
         self.server = QuietServer(("127.0.0.1", 0), self._handler())
         port = self.server.server_address[1]
@@ -42,7 +45,7 @@ class FrontDoor:
 
     def snapshot(self):
         with self._lock:
-            return collections.Counter(self.calls), self.connections
+            return collections.Counter(self.calls), self.connections, self.waited
 
     def _handler(self):
         door = self
@@ -60,7 +63,11 @@ class FrontDoor:
                 operation = self.headers.get("X-Amz-Target", f"{self.command} {self.path}")
                 with door._lock:
                     door.calls[operation.rsplit(".", 1)[-1]] += 1
-                self.relay(door.upstream.send(self.command, self.path, self.headers, body))
+                started = time.perf_counter()
+                answer = door.upstream.send(self.command, self.path, self.headers, body)
+                with door._lock:
+                    door.waited += time.perf_counter() - started
+                self.relay(answer)
 
             do_POST = do_GET = do_PUT = do_DELETE = _forward
 

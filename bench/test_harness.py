@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -63,6 +64,8 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
+        if self.headers.get("X-Amz-Target", "").endswith(".Slow"):
+            time.sleep(0.1)  # a stand-in's pause
         length = int(self.headers["Content-Length"])
         body = json.dumps({"target": self.headers.get("X-Amz-Target"), "got": len(self.rfile.read(length))}).encode()
         self.send_response(200)
@@ -96,9 +99,12 @@ class FrontDoorTest(unittest.TestCase):
             self.assertEqual(answer, {"target": "DynamoDB_20120810.TransactWriteItems", "got": 2})
             self.call(connection, "DynamoDB_20120810.GetItem")
             self.call(connection, "DynamoDB_20120810.GetItem")
-            calls, connections = door.snapshot()
+            calls, connections, waited = door.snapshot()
             self.assertEqual(dict(calls), {"TransactWriteItems": 1, "GetItem": 2})
             self.assertEqual(connections, 1, "one kept-alive connection")
+            self.assertLess(waited, 0.1)
+            self.call(connection, "X.Slow")
+            self.assertGreaterEqual(door.snapshot()[2] - waited, 0.1, "the stand-in's pause is counted as its own")
         finally:
             door.close()
 
@@ -139,6 +145,12 @@ class ReportTest(unittest.TestCase):
                 "package_mb",
             )
         }
+        at_share = {
+            f"{state}_{kind}_ms": 12.0
+            for state in ("cold", "init", "first", "second", "own_cold", "own_warm", "stand_ins")
+            for kind in ("sign_up", "token")
+        }
+        figure["sizes"] = {"128/share": dict(at_share, own_cold_sign_up_ms=4321.0), "128/full": at_share}
         report = {
             "figures": {
                 "echo": figure,
@@ -153,19 +165,39 @@ class ReportTest(unittest.TestCase):
             "machine": "2 CPUs",
             "date": "today",
             "command": "make bench-startup",
-            "settings": {"runs": 1, "cold_starts": 1, "warm_invocations": 1},
+            "settings": {
+                "runs": 1,
+                "cold_starts": 1,
+                "warm_invocations": 1,
+                "sizes_mb": [128],
+                "init_cpu": "both",
+                "cpu": "a CFS quota",
+            },
         }
         sys.argv = ["run.py"]
         import run
 
         table = run.markdown(report)
         self.assertIn("| the echo | this function |", table.splitlines()[0])
+        # Both readings at each size, side by side: the first's cold sign-up is its own.
+        self.assertIn("| init under the share | 128 MB |", table)
+        self.assertIn("| init at full CPU | 128 MB |", table)
+        self.assertIn("| the echo | 4321 / 12 |", table)
         with tempfile.TemporaryDirectory() as work:
             path = os.path.join(work, "chart.svg")
             draw(report, path)
             with open(path) as f:
                 svg = f.read()
-        for text in ("the echo", "this function, without connecting during init", "make bench-startup"):
+        for text in (
+            "the echo",
+            "this function, without connecting during init",
+            "make bench-startup",
+            "A cold sign-up (solid) and sign-in (dashed) over TLS at Lambda's CPU share",
+            "init under the share",
+            "init at the host's full CPU",
+            "128 MB",
+            "Cognito's 5 s",
+        ):
             self.assertIn(text, svg)
 
 
