@@ -68,7 +68,8 @@ def table(report, contender="function"):
     for memory in sizes:
         at = figures[f"{memory}/{reading}"]
         for state in ("cold", "warm"):
-            billed = [billed_ms(at[f"own_{state}_{kind}_ms"], at[f"calls_{kind}"]) for kind in ("sign_up", "token")]
+            calls = "calls_cold" if state == "cold" else "calls"  # cold: init's read too
+            billed = [billed_ms(at[f"own_{state}_{kind}_ms"], at[f"{calls}_{kind}"]) for kind in ("sign_up", "token")]
             rows.append(
                 (
                     f"Lambda at {memory} MB, {state}",

@@ -20,6 +20,7 @@ and the harness runs unthrottled, as it did before.
 """
 
 import os
+import time
 
 MB_PER_VCPU = 1769
 PERIOD_US = 100_000
@@ -35,7 +36,15 @@ def fraction(memory_mb):
 
 
 def quota_us(memory_mb, period_us=PERIOD_US):
-    return max(MIN_QUOTA_US, round(fraction(memory_mb) * period_us))
+    """The quota per period; refused where the kernel's floor would raise the share (at 128 MB,
+    a period under about 14 ms)."""
+    quota = round(fraction(memory_mb) * period_us)
+    if quota < MIN_QUOTA_US:
+        raise ValueError(
+            f"{memory_mb} MB's share of a {period_us} us period is {quota} us, under the kernel's"
+            f" {MIN_QUOTA_US} us minimum: a longer period keeps the share"
+        )
+    return quota
 
 
 class Unavailable(Exception):
@@ -57,7 +66,10 @@ class CpuShare:
         The period is the kernel's default, 100 ms, unless given: Lambda does not document
         its own, and a shorter one spreads the same share more finely (a short burst of CPU
         then waits less for the next period)."""
-        quota = quota_us(memory_mb, period_us)
+        try:
+            quota = quota_us(memory_mb, period_us)
+        except ValueError as err:
+            raise Unavailable(str(err)) from err
         v1 = os.path.join(root, "cpu")
         try:
             if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
@@ -116,6 +128,19 @@ def held(command):
     stdin=PIPE): it can join a cgroup first, and its clock start at `release`. It keeps its pid
     through the exec, and its standard input is /dev/null once it runs."""
     return ["sh", "-c", 'read -r _ && exec "$@" < /dev/null', "held", *command]
+
+
+def wait_until_held(pid, timeout=5.0):
+    """Returns once a `held` process sleeps in its read (its state S in /proc): its shell's own
+    start-up is then over, and whatever it spends from here on is the command's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stream:
+            state = stream.read().rsplit(")", 1)[1].split()[0]
+        if state == "S":
+            return
+        time.sleep(0.0005)
+    raise TimeoutError(f"process {pid} was not held within {timeout} s")
 
 
 def release(process):

@@ -47,7 +47,7 @@ import boto3
 sys.path.insert(0, os.path.dirname(__file__))
 import cost  # noqa: E402
 from chart import draw  # noqa: E402
-from cpu_share import CpuShare, Unavailable, held, release  # noqa: E402
+from cpu_share import CpuShare, Unavailable, fraction, held, release, wait_until_held  # noqa: E402
 from front_door import FrontDoor  # noqa: E402
 from runtime_api import RuntimeApi  # noqa: E402
 from tls import make_ca_and_certificate  # noqa: E402
@@ -61,9 +61,9 @@ SHARES = []
 # first poll (init at the host's full CPU). Each environment gets a cgroup of its own, as each
 # Lambda environment has its own CPU.
 Cpu = collections.namedtuple("Cpu", "memory period_us init_throttled")
-# The period: 20 ms, the pauses measured on Lambda come in multiples of it (docs/benchmarks.md);
-# the shortest at which 128 MB's quota stays above the kernel's 1 ms minimum, so the closest to a
-# steady share, the pessimistic reading. BENCH_CPU_PERIOD_US=100000 gives the kernel's default.
+# The period: 20 ms, the pauses measured on Lambda come in multiples of it (docs/benchmarks.md,
+# "The period"); 128 MB's quota is then 1.45 ms, near the kernel's 1 ms floor, so the share comes
+# in small slices, the pessimistic reading. BENCH_CPU_PERIOD_US=100000 gives the kernel's default.
 PERIOD_US = int(os.environ.get("BENCH_CPU_PERIOD_US", 20_000))
 SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",
@@ -211,18 +211,23 @@ class Running:
             start_new_session=True,
         )
         PROCESSES.append(self.process)
+        wait_until_held(self.process.pid)
         if self.share and cpu.init_throttled:
             self.share.join(self.process.pid)
-        waited = sum(door.snapshot()[2] for door in doors)
+            time.sleep(cpu.period_us / 1e6)  # a period of its own before it starts: its whole quota
+        before = [door.snapshot() for door in doors]
+        cpu_before = cpu_seconds(self.process.pid)  # the shell's, left out
         self.started = time.perf_counter()
         release(self.process)
         self.init_ms = (self.api.wait_for_poll(30) - self.started) * 1e3
         # A connection opened during init waits for a stand-in too: its time, not the contender's.
-        self.init_stand_ins_ms = (sum(door.snapshot()[2] for door in doors) - waited) * 1e3
+        after = [door.snapshot() for door in doors]
+        self.init_stand_ins_ms = sum(a[2] - b[2] for a, b in zip(after, before, strict=True)) * 1e3
+        self.init_calls = sum(sum((a[0] - b[0]).values()) for a, b in zip(after, before, strict=True))
         if self.share and not cpu.init_throttled:
             self.share.join(self.process.pid)
         self.cpu = cpu_seconds(self.process.pid)
-        self.init_cpu_ms = self.cpu * 1e3
+        self.init_cpu_ms = (self.cpu - cpu_before) * 1e3
 
     def invoke(self, event, doors):
         before = [door.snapshot() for door in doors]
@@ -268,6 +273,11 @@ class Running:
 
 
 def stop_everything(*_):
+    clean_up()
+    sys.exit(130)
+
+
+def clean_up():
     for process in PROCESSES:
         if process.poll() is None:
             try:
@@ -277,7 +287,6 @@ def stop_everything(*_):
                 pass
     for share in SHARES:
         share.close()  # empty now: nothing of the run is left on the host
-    sys.exit(130)
 
 
 # ---- the world: users, events, endpoints -----------------------------------------------------
@@ -410,13 +419,16 @@ def cold_round(world, contender, env, doors, log, cpu=None, kind="sign_up"):
     """A fresh process: init, its first and second invocation (two sign-ups, or two tokens of
     users it signed up before), its peak RSS."""
     running = Running(contender, env, log, cpu, doors)
-    events = [world.event(contender, kind) for _ in range(2)]
-    first = running.invoke(events[0], doors)
-    second = running.invoke(events[1], doors)
-    rss = running.stop()
+    try:
+        events = [world.event(contender, kind) for _ in range(2)]
+        first = running.invoke(events[0], doors)
+        second = running.invoke(events[1], doors)
+    finally:
+        rss = running.stop()
     return {
         "init_ms": running.init_ms,
         "init_stand_ins_ms": running.init_stand_ins_ms,
+        "init_calls": running.init_calls,
         "init_cpu_ms": running.init_cpu_ms,
         "first": first,
         "second": second,
@@ -625,6 +637,8 @@ def at_share(rounds):
         )
         figure[f"own_warm_{name}_ms"] = median(kind, lambda s: s["second"]["ms"] - s["second"]["stand_ins_ms"])
         figure[f"calls_{name}"] = median(kind, lambda s: sum(s["second"]["calls"].values()))
+        # A cold one's calls: the first invocation's and a connection opened during init's.
+        figure[f"calls_cold_{name}"] = median(kind, lambda s: s["init_calls"] + sum(s["first"]["calls"].values()))
         figure[f"stand_ins_{name}_ms"] = median(kind, lambda s: s["init_stand_ins_ms"] + s["first"]["stand_ins_ms"])
         held = [s["throttled"][2] for s in rounds[kind] if s.get("throttled")]
         if held:
@@ -931,6 +945,11 @@ def main():
     )
     args = parser.parse_args()
     args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    for size in args.sizes:
+        try:
+            fraction(size)
+        except ValueError as err:
+            parser.error(f"--sizes: {err}")
     args.readings = ["share", "full"] if args.init_cpu == "both" else [args.init_cpu]
     signal.signal(signal.SIGINT, stop_everything)
     signal.signal(signal.SIGTERM, stop_everything)
@@ -974,9 +993,12 @@ def main():
     work = os.path.join(os.path.dirname(os.path.abspath(args.out)), "work")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    for run_number in range(1, args.runs + 1):
-        run = one_run(world, chosen, args, work, run_number)
-        runs.append(summarise(run))
+    try:
+        for run_number in range(1, args.runs + 1):
+            run = one_run(world, chosen, args, work, run_number)
+            runs.append(summarise(run))
+    finally:
+        clean_up()  # a failed run leaves no contender running and no cgroup behind
     sizes = {c.key: package_mb(c.package) for c in chosen}
     for run in runs:
         for key, size in sizes.items():

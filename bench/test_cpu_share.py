@@ -8,7 +8,7 @@ import tempfile
 import time
 import unittest
 
-from cpu_share import CpuShare, Unavailable, fraction, held, quota_us, release
+from cpu_share import CpuShare, Unavailable, fraction, held, quota_us, release, wait_until_held
 
 
 def read(path):
@@ -24,6 +24,9 @@ class TheShare(unittest.TestCase):
         self.assertEqual(quota_us(512), 28943)
         self.assertEqual(quota_us(1024), 57886)
         self.assertEqual(quota_us(3538), 200_000)  # two vCPUs: two periods' worth
+        self.assertEqual(quota_us(128, 20_000), 1447)  # the harness's period
+        with self.assertRaisesRegex(ValueError, "under the kernel's 1000 us minimum"):
+            quota_us(128, 10_000)  # 724 us: the kernel's floor would raise the share
 
     def test_sizes_lambda_does_not_offer_are_refused(self):
         for size in (0, 64, 127, 10_241):
@@ -85,7 +88,8 @@ class TheCgroup(unittest.TestCase):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
-        time.sleep(0.2)
+        wait_until_held(process.pid)
+        time.sleep(0.1)
         self.assertFalse(os.path.exists(marker), "the command ran before it was released")
         share.join(process.pid)
         release(process)
