@@ -540,9 +540,16 @@ def one_run(world, chosen, args, work, run_number):
             for reading in args.readings:
                 cpu = Cpu(memory, PERIOD_US, reading == "share")
                 for c in chosen:
-                    sized = result[c.key]["sizes"].setdefault(f"{memory}/{reading}", {"sign_up": [], "token": []})
+                    sized = result[c.key]["sizes"].setdefault(
+                        f"{memory}/{reading}", {"sign_up": [], "token": [], "failed": 0}
+                    )
                     for kind in ("sign_up", "token"):
-                        sized[kind].append(cold_round(world, c, over_tls(c), tls, logs[c.key], cpu, kind))
+                        try:
+                            sized[kind].append(cold_round(world, c, over_tls(c), tls, logs[c.key], cpu, kind))
+                        except (InvocationFailed, TimeoutError) as err:
+                            # A stand-in's stall past a contender's time-outs: counted, not fatal.
+                            progress(f"  counted as failed, left out: {err}")
+                            sized["failed"] += 1
     progress(f"run {run_number}: warm, {args.warmup} + {args.warm} sign-ups and as many tokens each")
     for key, samples in warm(world, chosen, plain_env, plain, logs, args).items():
         result[key]["warm"] = samples
@@ -624,7 +631,7 @@ def at_share(rounds):
     def median(kind, value):
         return statistics.median(value(s) for s in rounds[kind])
 
-    figure = {}
+    figure = {"failed": rounds["failed"]}
     for kind, name in (("sign_up", "sign_up"), ("token", "token")):
         figure[f"cold_{name}_ms"] = median(kind, lambda s: s["init_ms"] + s["first"]["ms"])
         figure[f"init_{name}_ms"] = median(kind, lambda s: s["init_ms"])
@@ -769,6 +776,10 @@ def print_sizes(figures, labels, args):
         for key, figure in figures.items():
             held = [figure["sizes"][f"{memory}/{reading}"].get("throttled_sign_up_ms") for memory in args.sizes]
             print(f"  {labels[key]:<28}" + "".join(f"{h:>20.1f}" if h is not None else f"{'–':>20}" for h in held))
+    for key, figure in figures.items():
+        for setting, at in figure["sizes"].items():
+            if at["failed"]:
+                print(f"{labels[key]} at {setting}: {at['failed']:.0f} fresh processes failed and are left out")
     print(f"Cognito waits 5,000 ms for a trigger; the CFS period: {PERIOD_US / 1000:g} ms")
 
 

@@ -150,6 +150,7 @@ class ReportTest(unittest.TestCase):
             for state in ("cold", "init", "first", "second", "own_cold", "own_warm", "stand_ins")
             for kind in ("sign_up", "token")
         }
+        at_share["failed"] = 0
         figure["sizes"] = {"128/share": dict(at_share, own_cold_sign_up_ms=4321.0), "128/full": at_share}
         report = {
             "figures": {
