@@ -116,14 +116,15 @@ def draw(report, path):
     rows = table(report)
     labels, sign_up_rows, token_rows = {}, [], []
     for what, sign_ups, tokens, _ in rows:
-        key = "function " + what if what.startswith("Lambda") else what.split()[0].lower() + " " + what
+        # Coloured by the key's first word: the function's colour for Lambda's rows.
+        key = "function " + what if what.startswith("Lambda") else what.split()[0].strip(",").lower() + " " + what
         labels[key] = what
         sign_up_rows.append((key, [("", sign_ups)]))
         if tokens:
             token_rows.append((key, [("", tokens)]))
     parts, y = [text(20, 30, "provision-tenant: what a sign-up and a sign-in cost on AWS", 18, "bold")], 60
     y = panel(parts, y, "USD per million sign-ups (log scale)", sign_up_rows, labels, log=True, money=True)
-    y = panel(parts, y, "USD per million sign-ins: a token each (log scale)", token_rows, labels, log=True, money=True)
+    y = panel(parts, y, "USD per million sign-ins: a token each", token_rows, labels, money=True)
     notes = (
         f"{PRICES['region']}, on demand, x86_64; prices read {PRICES['read_on']} (docs/benchmarks.md cites them).",
         f"Lambda: the function's own ms at each size's CPU share (make bench-startup, {report['date']}), init"

@@ -759,23 +759,17 @@ def print_sizes(figures, labels, args):
             " | init + its first token, the contender's own ms (the stand-ins' left out; median)"
         )
         print(f"{'':<30}" + "".join(f"{f'{memory} MB':>20}" for memory in args.sizes))
-        for key, figure in figures.items():
-            cells = []
-            for memory in args.sizes:
-                at = figure["sizes"][f"{memory}/{reading}"]
-                cells.append(f"{at['own_cold_sign_up_ms']:.1f} | {at['own_cold_token_ms']:.1f}")
-            print(f"{labels[key]:<30}" + "".join(f"{cell:>20}" for cell in cells))
+
+        def rows(cell, indent="", reading=reading):
+            for key, figure in figures.items():
+                cells = [cell(figure["sizes"][f"{memory}/{reading}"]) for memory in args.sizes]
+                print(f"{indent}{labels[key]:<{30 - len(indent)}}" + "".join(f"{c:>20}" for c in cells))
+
+        rows(lambda at: f"{at['own_cold_sign_up_ms']:.1f} | {at['own_cold_token_ms']:.1f}")
         print("  with the stand-ins' time, as Cognito would wait for it here (sign-up | token):")
-        for key, figure in figures.items():
-            cells = []
-            for memory in args.sizes:
-                at = figure["sizes"][f"{memory}/{reading}"]
-                cells.append(f"{at['cold_sign_up_ms']:.1f} | {at['cold_token_ms']:.1f}")
-            print(f"  {labels[key]:<28}" + "".join(f"{cell:>20}" for cell in cells))
+        rows(lambda at: f"{at['cold_sign_up_ms']:.1f} | {at['cold_token_ms']:.1f}", "  ")
         print("  held back by the quota over a cold sign-up's process (cpu.stat, median ms):")
-        for key, figure in figures.items():
-            held = [figure["sizes"][f"{memory}/{reading}"].get("throttled_sign_up_ms") for memory in args.sizes]
-            print(f"  {labels[key]:<28}" + "".join(f"{h:>20.1f}" if h is not None else f"{'–':>20}" for h in held))
+        rows(lambda at: f"{at['throttled_sign_up_ms']:.1f}" if "throttled_sign_up_ms" in at else "–", "  ")
     for key, figure in figures.items():
         for setting, at in figure["sizes"].items():
             if at["failed"]:
