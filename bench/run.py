@@ -13,13 +13,13 @@ table and the machine's noise fall on all alike):
   tls     the same over TLS, the front door terminating it with a CA made for the run, which
           the contender alone trusts (verification on); the function with and without
           connections opened during init (CONNECT_AT_INIT);
+  sizes   at Lambda's CPU share for each of --sizes (a CFS quota per execution environment:
+          bench/cpu_share.py), the stand-ins and the front door unthrottled, init under the share
+          and (--init-cpu) at the host's full CPU: SIZE_COLD_STARTS fresh processes of each
+          kind, a sign-up's and a sign-in's, their own time told apart from the stand-ins'.
+          Where the host cannot set a quota, it says so and measures at full CPU only;
   warm    one process each: WARM_INVOCATIONS sign-ups, then as many tokens of provisioned
           users, after a warm-up: latency, CPU per invocation (/proc, every thread), round trips.
-
-With --memory MB, every contender runs under Lambda's CPU share for that memory size (a CFS
-quota: bench/cpu_share.py), the stand-ins and the front door unthrottled; --init-cpu full lets
-init run at the host's full CPU and throttles from the first poll on. Where the host cannot set
-a quota, it says so and measures unthrottled.
 
 Usage (local/aws.sh provides the stand-ins; make bench-startup runs it):
   python3 bench/run.py --out target/bench/startup.json --chart target/bench/startup.svg
@@ -874,7 +874,7 @@ def markdown_sizes(report):
         f"\nAt Lambda's CPU share ({settings['cpu']}): a fresh process over TLS, init and its first"
         " sign-up / init and its first token, the contender's own ms (median"
         + (f" of {settings['runs']} runs, and the range of the sign-up's" if settings["runs"] > 1 else "")
-        + "). The stand-ins' time is left out, the same for every contender: about"
+        + "). The stand-ins' time is left out, about the same for every contender: about"
         f" {statistics.median(w['stand_ins_sign_up_ms'] for w in waits):.0f} ms per sign-up and"
         f" {statistics.median(w['stand_ins_token_ms'] for w in waits):.0f} ms per token here.\n"
     ]
@@ -1024,7 +1024,10 @@ def main():
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "command": "make bench-startup" + (f" BENCH_RUNS={args.runs}" if args.runs > 1 else ""),
+        "command": "make bench-startup"
+        + (f" BENCH_RUNS={args.runs}" if args.runs > 1 else "")
+        + (f" COLD_STARTS={args.cold}" if args.cold != 20 else "")
+        + (f" WARM_INVOCATIONS={args.warm}" if args.warm != 200 else ""),
         "settings": {
             "cpu": share_note,
             "sizes_mb": args.sizes,
