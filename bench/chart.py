@@ -15,15 +15,13 @@ COLOURS = {
 }
 WIDTH, LABEL, BAR, GAP = 960, 300, 16, 6
 # Bars of one row told apart by their shade: the first of each kind solid.
-OPACITY = {
-    "": "1",
-    "sign-up": "1",
-    "init": "1",
-    "1st sign-up": "0.7",
-    "128 MB": "1",
-    "256 MB": "0.75",
-    "512 MB": "0.55",
-}
+OPACITY = {"": "1", "sign-up": "1", "init": "1", "1st sign-up": "0.7"}
+
+
+def colour(key):
+    """A row's colour, by its key's first word: "function+X" and "function Lambda at..." are the
+    function's."""
+    return COLOURS.get(re.split(r"[ +]", key)[0], "#555")
 
 
 def draw(report, path):
@@ -151,32 +149,31 @@ def sizes_plot(parts, y, report):
         for index, memory in enumerate(sizes):
             parts.append(text(xpos(index), top + height + 16, f"{memory} MB", 11, anchor="middle", fill="#555"))
         for key in figures:
-            colour = COLOURS.get(re.split(r"[ +]", key)[0], "#555")
+            stroke = colour(key)
             for kind, dash in (("sign_up", ""), ("token", ' stroke-dasharray="5 4"')):
                 points = [
                     (xpos(index), ypos(figures[key]["sizes"][f"{m}/{reading}"][f"own_cold_{kind}_ms"]))
                     for index, m in enumerate(sizes)
                 ]
                 path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
-                parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+                parts.append(f'<polyline points="{path}" fill="none" stroke="{stroke}" stroke-width="2"{dash}/>')
                 for px, py in points:
-                    parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{colour}"/>')
+                    parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{stroke}"/>')
     y = top + height + 34
     x = 20
     for key in figures:  # the legend
-        colour = COLOURS.get(re.split(r"[ +]", key)[0], "#555")
-        parts.append(f'<rect x="{x}" y="{y - 9}" width="12" height="10" fill="{colour}"/>')
+        parts.append(f'<rect x="{x}" y="{y - 9}" width="12" height="10" fill="{colour(key)}"/>')
         parts.append(text(x + 16, y, labels[key], 11))
         x += 24 + 6.2 * len(labels[key])
     return y + 30
 
 
-def panel(parts, y, title, rows, labels, log=False, second_label=None, limit=None, money=False):
-    """Horizontal bars, a row of them per contender (coloured by the key's first word); `limit` a
-    (value, caption) line across them; `money` captions in US dollars."""
+def panel(parts, y, title, rows, labels, log=False, second_label=None, money=False):
+    """Horizontal bars, a row of them per contender (coloured by the key's first word); `money`
+    captions in US dollars."""
     parts.append(text(20, y, title, 14, "bold"))
     y += 14
-    values = [value for _, bars in rows for _, value in bars] + ([limit[0]] if limit else [])
+    values = [value for _, bars in rows for _, value in bars]
     top = max(values) * 1.15
     span = WIDTH - LABEL - 90
     floor = min([0.1] + [v / 2 for v in values if v > 0])
@@ -185,7 +182,7 @@ def panel(parts, y, title, rows, labels, log=False, second_label=None, limit=Non
         if log
         else (lambda v: span * v / top)
     )
-    seen, top_y = set(), y
+    seen = set()
     for key, bars in rows:
         label = labels[key]
         if key in seen and second_label:
@@ -199,7 +196,7 @@ def panel(parts, y, title, rows, labels, log=False, second_label=None, limit=Non
             opacity = OPACITY.get(name, "0.45")
             parts.append(
                 f'<rect x="{LABEL}" y="{y}" width="{width:.1f}" height="{BAR}" '
-                f'fill="{COLOURS.get(re.split(r"[ +]", key)[0], "#555")}" fill-opacity="{opacity}"/>'
+                f'fill="{colour(key)}" fill-opacity="{opacity}"/>'
             )
             if money:
                 caption = f"${value:,.3f}" if value < 1 else f"${value:,.2f}" if value < 100 else f"${value:,.0f}"
@@ -208,10 +205,6 @@ def panel(parts, y, title, rows, labels, log=False, second_label=None, limit=Non
             parts.append(text(LABEL + width + 5, y + BAR - 3, f"{caption}{' ' + name if name else ''}", 11))
             y += BAR
         y += GAP
-    if limit:
-        x = LABEL + scale(limit[0])
-        parts.append(f'<line x1="{x:.1f}" y1="{top_y}" x2="{x:.1f}" y2="{y}" stroke="#c92a2a" stroke-dasharray="4 3"/>')
-        parts.append(text(x - 4, y + 10, limit[1], 11, anchor="end", fill="#c92a2a"))
     return y + 24
 
 

@@ -46,7 +46,7 @@ import boto3
 
 sys.path.insert(0, os.path.dirname(__file__))
 import cost  # noqa: E402
-from chart import draw  # noqa: E402
+from chart import draw, sizes_readings  # noqa: E402
 from cpu_share import CpuShare, Unavailable, fraction, held, release, wait_until_held  # noqa: E402
 from front_door import FrontDoor  # noqa: E402
 from runtime_api import RuntimeApi  # noqa: E402
@@ -221,9 +221,8 @@ class Running:
         release(self.process)
         self.init_ms = (self.api.wait_for_poll(30) - self.started) * 1e3
         # A connection opened during init waits for a stand-in too: its time, not the contender's.
-        after = [door.snapshot() for door in doors]
-        self.init_stand_ins_ms = sum(a[2] - b[2] for a, b in zip(after, before, strict=True)) * 1e3
-        self.init_calls = sum(sum((a[0] - b[0]).values()) for a, b in zip(after, before, strict=True))
+        calls, _, waited = between(before, [door.snapshot() for door in doors])
+        self.init_stand_ins_ms, self.init_calls = waited * 1e3, sum(calls.values())
         if self.share and not cpu.init_throttled:
             self.share.join(self.process.pid)
         self.cpu = cpu_seconds(self.process.pid)
@@ -238,17 +237,9 @@ class Running:
             raise TimeoutError(f"{self.label} ({state}): {err}; its log: {self.log.name}") from None
         self.api.wait_for_poll(30)
         cpu = cpu_seconds(self.process.pid)
-        after = [door.snapshot() for door in doors]
+        calls, connections, waited = between(before, [door.snapshot() for door in doors])
         if answer["error"]:
             raise InvocationFailed(f"{self.label}: the invocation failed: {answer['body'][:600]!r}")
-        calls, connections, waited = {}, 0, 0.0
-        for (calls_before, conn_before, waited_before), (calls_after, conn_after, waited_after) in zip(
-            before, after, strict=True
-        ):
-            for operation, count in (calls_after - calls_before).items():
-                calls[operation] = calls.get(operation, 0) + count
-            connections += conn_after - conn_before
-            waited += waited_after - waited_before
         sample = {
             "ms": (answer["answered_at"] - answer["taken_at"]) * 1e3,
             # The stand-ins' share of it (moto and cognito-local, each call in turn), and the rest.
@@ -270,6 +261,20 @@ class Running:
         if self.share:
             self.share.close()
         return rss
+
+
+def between(before, after):
+    """What the front doors saw between two snapshots of them all: calls by operation, new
+    connections, and seconds spent on the stand-ins."""
+    calls, connections, waited = {}, 0, 0.0
+    for (calls_before, conn_before, waited_before), (calls_after, conn_after, waited_after) in zip(
+        before, after, strict=True
+    ):
+        for operation, count in (calls_after - calls_before).items():
+            calls[operation] = calls.get(operation, 0) + count
+        connections += conn_after - conn_before
+        waited += waited_after - waited_before
+    return calls, connections, waited
 
 
 def stop_everything(*_):
@@ -713,9 +718,14 @@ def targets(figures):
         ("artifact, zipped (MB)", fn["package_mb"], "<=", 3),
         ("peak RSS (MB)", fn["rss_mb"], "<=", 32),
     ]
+    return judged(rows)
+
+
+def judged(rows, prefix=""):
+    """Each (name, value, op, goal) as a target met or missed."""
     return [
         {
-            "target": name,
+            "target": prefix + name,
             "value": value,
             "op": op,
             "goal": goal,
@@ -737,16 +747,7 @@ def targets_at_share(figures, setting):
         ("Node.js cold sign-up vs this function's", at["node"]["cold_sign_up_ms"] / fn["cold_sign_up_ms"], ">=", 20),
         ("Python cold sign-up vs this function's", at["python"]["cold_sign_up_ms"] / fn["cold_sign_up_ms"], ">=", 20),
     ]
-    return [
-        {
-            "target": f"128 MB, {init}: {name}",
-            "value": value,
-            "op": op,
-            "goal": goal,
-            "met": value <= goal if op == "<=" else value >= goal,
-        }
-        for name, value, op, goal in rows
-    ]
+    return judged(rows, f"128 MB, {init}: ")
 
 
 def print_sizes(figures, labels, args):
@@ -867,7 +868,7 @@ def markdown_sizes(report):
     settings, figures, labels = report["settings"], report["figures"], report["labels"]
     if not settings.get("sizes_mb"):
         return f"\nAt Lambda's CPU share: {settings['cpu']}.\n"
-    readings = ["share", "full"] if settings["init_cpu"] == "both" else [settings["init_cpu"]]
+    readings = sizes_readings(settings)
     function = figures.get("function", next(iter(figures.values())))["sizes"]
     waits = [function[f"{m}/{readings[0]}"] for m in settings["sizes_mb"]]
     out = [
@@ -1058,10 +1059,9 @@ def main():
     draw(report, args.chart)
     cost_chart = os.path.join(os.path.dirname(os.path.abspath(args.chart)), "cost.svg")
     with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
-        f.write(markdown(report))
-        if priced:
-            f.write("\n" + cost.markdown(report))
-            cost.draw(report, cost_chart)
+        f.write(markdown(report) + ("\n" + cost.markdown(report) if priced else ""))
+    if priced:
+        cost.draw(report, cost_chart)
     print(f"\nFigures: {args.out}\nChart:   {args.chart}" + (f"\nCost:    {cost_chart}" if priced else ""))
     print(f"At Lambda's CPU share: {share_note}")
 
